@@ -1,0 +1,74 @@
+"""REST API plumbing shared by every app: permissions per role and JSON error bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, JsonResponse
+from rest_framework import status
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from dashboard.errors import ServiceError
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class HasRolePermission(BasePermission):
+    """Checks the Django permission the view names for the request's method.
+
+    Views set ``required_permissions = {"GET": "app.view_x", "POST": "app.add_x"}``; a
+    method missing from the map falls back to the "GET" entry for safe methods and is
+    refused otherwise, so forgetting an entry never opens a write.
+    """
+
+    message = "Your role does not allow this action."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return False
+        required: dict[str, str] = getattr(view, "required_permissions", {})
+        method = request.method or "GET"
+        perm = required.get(method) or (required.get("GET") if method in SAFE_METHODS else None)
+        return bool(perm) and request.user.has_perm(perm)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler plus our service errors; every error body is JSON with a ``detail``."""
+    if isinstance(exc, ServiceError):
+        body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
+        if exc.field:
+            body["field"] = exc.field
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        return Response({"detail": " ".join(exc.messages), "code": "invalid"}, status=400)
+    if isinstance(exc, PermissionDenied):
+        return Response({"detail": str(exc) or HasRolePermission.message}, status=403)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        response.data = {"detail": response.data}
+    elif response is not None and "detail" not in response.data:
+        response.data = {"detail": _summary(response.data), "errors": response.data}
+    return response
+
+
+def _summary(errors: dict[str, Any]) -> str:
+    """One readable sentence from DRF's per-field errors, e.g. "metrics: Value must be valid JSON."."""
+    parts = []
+    for field, messages in errors.items():
+        text = " ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
+        parts.append(text if field == "non_field_errors" else f"{field}: {text}")
+    return "; ".join(parts) or "Invalid input."
+
+
+def json_error(request: HttpRequest, message: str, status_code: int) -> JsonResponse:
+    return JsonResponse({"detail": message, "status": status_code}, status=status_code)
+
+
+def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error(request, f"No API endpoint at {request.path}", status.HTTP_404_NOT_FOUND)

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from dashboard.models import AuditEvent, JobRun
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_name")
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "before",
+            "after",
+            "request_id",
+        ]
+        read_only_fields = fields
+
+
+class JobRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobRun
+        fields = [
+            "id",
+            "name",
+            "queue",
+            "args",
+            "status",
+            "attempts",
+            "max_attempts",
+            "object_type",
+            "object_id",
+            "enqueued_at",
+            "started_at",
+            "finished_at",
+            "error",
+            "result",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,36 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from dashboard import api_views, health, views
+
+api_v1 = [
+    path("auth/token/", api_views.TokenView.as_view(), name="api-token"),
+    path("audit/", api_views.AuditListView.as_view(), name="api-audit"),
+    path("jobs/", api_views.JobRunListView.as_view(), name="api-jobs"),
+    path("jobs/<int:pk>/", api_views.JobRunDetailView.as_view(), name="api-job"),
+    path("", include("models_registry.api_urls")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("audit/", views.audit_log, name="audit"),
+    path("jobs/", views.job_list, name="jobs"),
+    path("jobs/<int:pk>/", views.job_detail, name="job"),
+    path("models/", include("models_registry.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+handler400 = "dashboard.errors_views.bad_request"
+handler403 = "dashboard.errors_views.permission_denied"
+handler404 = "dashboard.errors_views.not_found"
+handler500 = "dashboard.errors_views.server_error"

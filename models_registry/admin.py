@@ -1,0 +1,17 @@
+from django.contrib import admin
+
+from dashboard.admin import ReadOnlyAdmin
+from models_registry.models import ModelVersion, RegisteredModel
+
+
+@admin.register(RegisteredModel)
+class RegisteredModelAdmin(ReadOnlyAdmin):
+    list_display = ["name", "owner", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ReadOnlyAdmin):
+    list_display = ["model", "version", "status", "sha256", "size", "created_at"]
+    list_filter = ["status", "source"]
+    search_fields = ["model__name", "sha256"]

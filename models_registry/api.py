@@ -1,0 +1,191 @@
+"""REST API of the model registry: /api/v1/models/..."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Max, QuerySet
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dashboard import jobrunner
+from dashboard.api import HasRolePermission
+from dashboard.errors import ServiceError
+from dashboard.serializers import JobRunSerializer
+from integrations.errors import IntegrationError
+from models_registry import jobs, services
+from models_registry.models import ModelVersion, RegisteredModel
+from models_registry.serializers import (
+    ModelUpdateSerializer,
+    ModelVersionSerializer,
+    RegisteredModelSerializer,
+    StatusChangeSerializer,
+    VersionCreateSerializer,
+)
+
+VIEW_MODELS = "models_registry.view_registeredmodel"
+VIEW_VERSIONS = "models_registry.view_modelversion"
+
+
+def models_with_counts() -> QuerySet[RegisteredModel]:
+    return (
+        RegisteredModel.objects.select_related("owner")
+        .annotate(version_count=Count("versions"), latest_version=Max("versions__version"))
+        .order_by("name")
+    )
+
+
+class ModelListView(generics.ListCreateAPIView):
+    serializer_class = RegisteredModelSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_MODELS, "POST": "models_registry.add_registeredmodel"}
+
+    def get_queryset(self) -> QuerySet[RegisteredModel]:
+        return models_with_counts()
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        model = services.create_model(
+            serializer.validated_data["name"],
+            description=serializer.validated_data.get("description", ""),
+            actor=request.user,
+        )
+        body = RegisteredModelSerializer(models_with_counts().get(pk=model.pk)).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ModelDetailView(APIView):
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_MODELS, "PATCH": "models_registry.change_registeredmodel"}
+
+    @extend_schema(responses=RegisteredModelSerializer)
+    def get(self, request: Request, name: str) -> Response:
+        return Response(RegisteredModelSerializer(get_object_or_404(models_with_counts(), name=name)).data)
+
+    @extend_schema(request=ModelUpdateSerializer, responses=RegisteredModelSerializer)
+    def patch(self, request: Request, name: str) -> Response:
+        model = get_object_or_404(RegisteredModel, name=name)
+        serializer = ModelUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.update_model(model, description=serializer.validated_data["description"], actor=request.user)
+        return Response(RegisteredModelSerializer(models_with_counts().get(pk=model.pk)).data)
+
+
+class VersionListView(generics.ListCreateAPIView):
+    """List a model's versions, or register one by upload (multipart ``file``) or store ``key``.
+
+    Registering content that is already a version of this model returns that version
+    with status 200 instead of creating a new one (201).
+    """
+
+    serializer_class = ModelVersionSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_VERSIONS, "POST": "models_registry.add_modelversion"}
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_model(self) -> RegisteredModel:
+        return get_object_or_404(RegisteredModel, name=self.kwargs["name"])
+
+    def get_queryset(self) -> QuerySet[ModelVersion]:
+        return self.get_model().versions.select_related("model", "created_by").order_by("-version")
+
+    @extend_schema(request={"multipart/form-data": VersionCreateSerializer}, responses=ModelVersionSerializer)
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if getattr(request._request, "upload_too_large", False):
+            raise ServiceError("The file is larger than the configured MAX_UPLOAD_BYTES.")
+        model = self.get_model()
+        serializer = VersionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        info = services.VersionInfo(
+            metrics=services.clean_metrics(request.data.get("metrics")),
+            framework=data["framework"],
+            description=data["description"],
+        )
+        if data.get("file") is not None:
+            upload = data["file"]
+            expected = data.get("sha256")
+            if expected and expected != getattr(upload, "sha256", expected):
+                raise ServiceError(f"The upload's sha256 {upload.sha256} does not match {expected}.")
+            info = services.VersionInfo(info.metrics, info.framework, info.description, upload.name)
+            version, created = services.register_uploaded_version(model, upload, info, actor=request.user)
+        else:
+            version, created = services.register_referenced_version(
+                model, data["key"], info, actor=request.user
+            )
+        body = ModelVersionSerializer(version, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def get_version(name: str, number: int) -> ModelVersion:
+    return get_object_or_404(ModelVersion.objects.select_related("model"), model__name=name, version=number)
+
+
+class VersionDetailView(APIView):
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_VERSIONS, "PATCH": "models_registry.change_modelversion_status"}
+
+    @extend_schema(responses=ModelVersionSerializer)
+    def get(self, request: Request, name: str, number: int) -> Response:
+        return Response(ModelVersionSerializer(get_version(name, number), context={"request": request}).data)
+
+    @extend_schema(request=StatusChangeSerializer, responses=ModelVersionSerializer)
+    def patch(self, request: Request, name: str, number: int) -> Response:
+        serializer = StatusChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = services.change_status(
+            get_version(name, number),
+            serializer.validated_data["status"],
+            reason=serializer.validated_data["status_reason"],
+            actor=request.user,
+        )
+        return Response(ModelVersionSerializer(version, context={"request": request}).data)
+
+
+class VersionDownloadView(APIView):
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_VERSIONS}
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request: Request, name: str, number: int) -> StreamingHttpResponse:
+        return download_response(get_version(name, number))
+
+
+def download_response(version: ModelVersion) -> StreamingHttpResponse:
+    """Stream a version's file from the store (first chunk read eagerly to surface store errors)."""
+    try:
+        chunks = services.get_store().open(version.storage_key)
+        first = next(chunks, b"")
+    except IntegrationError as exc:
+        raise services.store_error(exc) from exc
+
+    def body() -> Any:
+        yield first
+        yield from chunks
+
+    response = StreamingHttpResponse(body(), content_type="application/octet-stream")
+    response["Content-Length"] = str(version.size)
+    response["Content-Disposition"] = f'attachment; filename="{version.filename or "model"}"'
+    response["X-Content-SHA256"] = version.sha256
+    return response
+
+
+class SyncView(APIView):
+    """Start a sync of the model store now (it also runs periodically)."""
+
+    permission_classes = [HasRolePermission]
+    required_permissions = {"POST": "models_registry.sync_model_store"}
+
+    @extend_schema(request=None, responses={202: JobRunSerializer})
+    def post(self, request: Request) -> Response:
+        run = jobrunner.enqueue_once(jobs.sync_model_store, actor=request.user)
+        if run is None:
+            raise ServiceError("A sync of the model store is already queued or running.")
+        return Response(JobRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,121 @@
+"""Registered models and their immutable, numbered versions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def validate_model_name(name: str) -> None:
+    """Names appear in URLs and store keys: no slashes, dot-dot or control characters."""
+    if not NAME_PATTERN.match(name) or ".." in name:
+        raise ValidationError(
+            "Use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit "
+            "(no '/', '..', spaces or control characters).",
+            code="invalid_name",
+        )
+
+
+class RegisteredModel(models.Model):
+    name = models.CharField(max_length=100, unique=True, validators=[validate_model_name])
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("models_registry:model", args=[self.name])
+
+
+class ModelVersion(models.Model):
+    """One version of a model: content addressed by sha256 and never changed after registration."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        DEPRECATED = "deprecated"
+        BLOCKED = "blocked"
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload"
+        REFERENCE = "reference"
+        SYNC = "sync"
+
+    # Blocked is final: a blocked version can never be released, so it cannot be unblocked.
+    TRANSITIONS: ClassVar[dict[str, set[str]]] = {
+        Status.ACTIVE: {Status.DEPRECATED, Status.BLOCKED},
+        Status.DEPRECATED: {Status.ACTIVE, Status.BLOCKED},
+        Status.BLOCKED: set(),
+    }
+    IMMUTABLE_FIELDS = ("model_id", "version", "sha256", "size", "storage_key")
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    storage_key = models.CharField(max_length=1024)
+    filename = models.CharField(max_length=255, blank=True)
+    framework = models.CharField(max_length=100, blank=True)
+    description = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.TextField(blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.UPLOAD)
+    # What the store said about the object when it was registered.
+    etag = models.CharField(max_length=200, blank=True)
+    last_modified = models.DateTimeField(null=True, blank=True)
+    content_md5 = models.CharField(max_length=64, blank=True)
+    blob_version_id = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["model", "-version"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["model", "version"], name="unique_model_version_number"),
+            models.UniqueConstraint(fields=["model", "sha256"], name="unique_model_version_content"),
+        ]
+        indexes: ClassVar = [models.Index(fields=["storage_key"])]
+        permissions: ClassVar = [
+            ("change_modelversion_status", "Can deprecate, reactivate or block a model version"),
+            ("sync_model_store", "Can start a sync of the model store"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.name} v{self.version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding and self.pk:
+            stored = ModelVersion.objects.filter(pk=self.pk).values(*self.IMMUTABLE_FIELDS).first()
+            if stored and any(stored[f] != getattr(self, f) for f in self.IMMUTABLE_FIELDS):
+                raise ValidationError("A model version's content is immutable once registered.")
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("models_registry:version", args=[self.model.name, self.version])
+
+    @property
+    def is_releasable(self) -> bool:
+        return self.status != self.Status.BLOCKED
+
+    def can_become(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.status]
+
+    def audit_state(self) -> dict[str, Any]:
+        return {"status": self.status, "status_reason": self.status_reason}

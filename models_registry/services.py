@@ -1,0 +1,250 @@
+"""Every write to the model registry goes through these functions.
+
+Each runs its database work in one transaction and writes the audit event in it. Store
+I/O happens outside the transaction; when the database part fails after an object was
+stored, the object is removed again unless another version refers to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from dashboard import audit
+from dashboard.audit import Actor
+from dashboard.errors import ConflictError, NotFoundError, ServiceError, UnavailableError
+from integrations.errors import IntegrationError, IntegrityMismatch, NotFound, TemporaryError
+from integrations.modelstore import ModelStore, build_store, sha256_of
+from models_registry.models import ModelVersion, RegisteredModel, validate_model_name
+
+
+@cache
+def get_store() -> ModelStore:
+    return build_store(settings.MODEL_STORE)
+
+
+def store_error(exc: IntegrationError) -> ServiceError:
+    if isinstance(exc, TemporaryError):
+        return UnavailableError(f"The model store is unreachable: {exc}. Nothing was registered; try again.")
+    if isinstance(exc, NotFound):
+        return NotFoundError(str(exc))
+    return ServiceError(f"The model store refused the request: {exc}")
+
+
+def clean_metrics(value: Any) -> dict[str, float | int]:
+    """Metrics are a flat JSON object of finite numbers, e.g. {"auc": 0.91, "rows": 120000}.
+
+    Accepts the object itself or its JSON text (as sent in a form or multipart field).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ServiceError(f"metrics is not valid JSON: {exc}", field="metrics") from None
+    if not isinstance(value, dict):
+        raise ServiceError('metrics must be a JSON object of numbers, e.g. {"auc": 0.91}', field="metrics")
+    for key, number in value.items():
+        valid_number = isinstance(number, int | float) and not isinstance(number, bool)
+        if not valid_number or not math.isfinite(number):
+            raise ServiceError(f"metric {key!r} must be a finite number, not {number!r}", field="metrics")
+        if not key or len(key) > 100:
+            raise ServiceError("metric names must be 1-100 characters", field="metrics")
+    return value
+
+
+def clean_name(name: str) -> str:
+    try:
+        validate_model_name(name)
+    except ValidationError as exc:
+        raise ServiceError(f"Invalid model name {name!r}: {exc.messages[0]}", field="name") from None
+    return name
+
+
+def create_model(name: str, *, description: str = "", actor: Actor) -> RegisteredModel:
+    clean_name(name)
+    try:
+        with transaction.atomic():
+            model = RegisteredModel.objects.create(
+                name=name, description=description, owner=actor if getattr(actor, "pk", None) else None
+            )
+            audit.record("model.create", model, actor=actor, after={"name": name, "description": description})
+    except IntegrityError:
+        raise ConflictError(f"A model named {name!r} already exists.", field="name") from None
+    return model
+
+
+def update_model(model: RegisteredModel, *, description: str, actor: Actor) -> RegisteredModel:
+    with transaction.atomic():
+        before = {"description": model.description}
+        model.description = description
+        model.save(update_fields=["description"])
+        audit.record("model.update", model, actor=actor, before=before, after={"description": description})
+    return model
+
+
+def get_or_create_model(name: str, *, actor: Actor) -> RegisteredModel:
+    existing = RegisteredModel.objects.filter(name=name).first()
+    if existing:
+        return existing
+    try:
+        return create_model(name, actor=actor)
+    except ConflictError:
+        return RegisteredModel.objects.get(name=name)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What the caller says about a new version (everything but the content)."""
+
+    metrics: dict[str, float | int]
+    framework: str = ""
+    description: str = ""
+    filename: str = ""
+
+
+def register_uploaded_version(
+    model: RegisteredModel, upload: Any, info: VersionInfo, *, actor: Actor
+) -> tuple[ModelVersion, bool]:
+    """Register an uploaded file (hashed while it streamed in); returns (version, created).
+
+    Identical content registered again returns the existing version.
+    """
+    sha256 = getattr(upload, "sha256", "") or sha256_of(upload.chunks())[0]
+    if upload.size == 0:
+        raise ServiceError("The file is empty; a model version needs content.", field="file")
+    existing = model.versions.filter(sha256=sha256).first()
+    if existing:
+        return existing, False
+    key = f"{model.name}/{sha256}/{info.filename or 'model'}"
+    store = get_store()
+    upload.seek(0)
+    try:
+        stored = store.put(key, upload, size=upload.size, sha256=sha256)
+    except IntegrityMismatch as exc:
+        raise ServiceError(f"The upload changed while it was stored: {exc}") from exc
+    except IntegrationError as exc:
+        raise store_error(exc) from exc
+    fields = {"etag": stored.etag, "last_modified": stored.last_modified, "content_md5": stored.content_md5}
+    fields["blob_version_id"] = stored.version_id
+    return _create_version(
+        model, key, sha256, upload.size, info, source=ModelVersion.Source.UPLOAD, actor=actor, stored=fields
+    )
+
+
+def register_referenced_version(
+    model: RegisteredModel,
+    key: str,
+    info: VersionInfo,
+    *,
+    actor: Actor,
+    source: str = ModelVersion.Source.REFERENCE,
+) -> tuple[ModelVersion, bool]:
+    """Register an object already in the store, hashing it by streaming it once."""
+    store = get_store()
+    try:
+        described = store.stat(key)
+        if described.size == 0:
+            raise ServiceError(f"The object {key!r} is empty; a model version needs content.", field="key")
+        sha256, size = sha256_of(store.open(key))
+    except IntegrationError as exc:
+        raise store_error(exc) from exc
+    existing = model.versions.filter(sha256=sha256).first()
+    if existing:
+        return existing, False
+    fields = {
+        "etag": described.etag,
+        "last_modified": described.last_modified,
+        "content_md5": described.content_md5,
+        "blob_version_id": described.version_id,
+    }
+    info = VersionInfo(
+        info.metrics, info.framework, info.description, info.filename or key.rsplit("/", 1)[-1]
+    )
+    return _create_version(
+        model, key, sha256, size, info, source=source, actor=actor, stored=fields, own=False
+    )
+
+
+def _create_version(
+    model: RegisteredModel,
+    key: str,
+    sha256: str,
+    size: int,
+    info: VersionInfo,
+    *,
+    source: str,
+    actor: Actor,
+    stored: dict[str, Any],
+    own: bool = True,
+) -> tuple[ModelVersion, bool]:
+    try:
+        with transaction.atomic():
+            RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()
+            number = (model.versions.aggregate(n=Max("version"))["n"] or 0) + 1
+            version = ModelVersion.objects.create(
+                model=model,
+                version=number,
+                sha256=sha256,
+                size=size,
+                storage_key=key,
+                filename=info.filename,
+                framework=info.framework,
+                description=info.description,
+                metrics=info.metrics,
+                source=source,
+                created_by=actor if getattr(actor, "pk", None) else None,
+                **stored,
+            )
+            after = {"version": number, "sha256": sha256, "size": size, "status": version.status}
+            audit.record("model_version.register", version, actor=actor, after=after)
+    except IntegrityError:
+        # Same content registered concurrently: answer with the winner's version.
+        existing = model.versions.filter(sha256=sha256).first()
+        if existing:
+            return existing, False
+        if own:
+            _forget_object(key)
+        raise
+    except BaseException:
+        if own:
+            _forget_object(key)
+        raise
+    return version, True
+
+
+def _forget_object(key: str) -> None:
+    if not ModelVersion.objects.filter(storage_key=key).exists():
+        # On failure the object stays unreferenced; the sync job offers it again later.
+        with contextlib.suppress(IntegrationError):
+            get_store().delete(key)
+
+
+def change_status(version: ModelVersion, status: str, *, reason: str = "", actor: Actor) -> ModelVersion:
+    if status not in ModelVersion.Status.values:
+        raise ServiceError(f"Unknown status {status!r}; use one of {', '.join(ModelVersion.Status.values)}.")
+    reason = reason.strip()
+    if status == ModelVersion.Status.BLOCKED and not reason:
+        raise ServiceError("Blocking a version needs a reason.", field="status_reason")
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+        if version.status == status:
+            return version
+        if not version.can_become(status):
+            raise ConflictError(f"{version} is {version.status}; it cannot become {status}.")
+        before = version.audit_state()
+        version.status = status
+        version.status_reason = reason
+        version.save(update_fields=["status", "status_reason"])
+        audit.record("model_version.status", version, actor=actor, before=before, after=version.audit_state())
+    return version

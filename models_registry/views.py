@@ -1,0 +1,162 @@
+"""Pages of the model registry. Views parse, check permission, call a service, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from dashboard import jobrunner
+from dashboard.errors import ServiceError
+from models_registry import jobs, services
+from models_registry.api import download_response, get_version, models_with_counts
+from models_registry.forms import ModelForm, StatusForm, VersionForm
+from models_registry.models import ModelVersion, RegisteredModel
+
+VIEW = "models_registry.view_registeredmodel"
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def model_list(request: HttpRequest) -> HttpResponse:
+    form = ModelForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.has_perm("models_registry.add_registeredmodel"):
+            return render(request, "403.html", status=403)
+        if form.is_valid():
+            try:
+                model = services.create_model(
+                    form.cleaned_data["name"],
+                    description=form.cleaned_data["description"],
+                    actor=request.user,
+                )
+            except ServiceError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, f"Model {model.name} created.")
+                return redirect(model)
+    return render(request, "models_registry/model_list.html", {"models": models_with_counts(), "form": form})
+
+
+def _metric_names(versions: list[ModelVersion]) -> list[str]:
+    names: dict[str, None] = {}
+    for version in versions:
+        names.update(dict.fromkeys(version.metrics))
+    return list(names)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def model_detail(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_object_or_404(RegisteredModel.objects.select_related("owner"), name=name)
+    versions = list(model.versions.select_related("created_by").order_by("-version"))
+    metric_names = _metric_names(versions)
+    rows = [(v, [v.metrics.get(m) for m in metric_names]) for v in versions]
+    context = {"model": model, "rows": rows, "metric_names": metric_names, "form": VersionForm()}
+    return render(request, "models_registry/model_detail.html", context)
+
+
+@login_required
+@permission_required("models_registry.add_modelversion", raise_exception=True)
+def version_create(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_object_or_404(RegisteredModel, name=name)
+    form = VersionForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if getattr(request, "upload_too_large", False):
+            form.add_error("file", "The file is larger than the configured MAX_UPLOAD_BYTES.")
+        elif form.is_valid():
+            try:
+                version, created = _register(request, model, form)
+            except ServiceError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                if created:
+                    messages.success(request, f"Registered {version} (sha256 {version.sha256[:12]}…).")
+                else:
+                    messages.info(request, f"This content is already registered as {version}.")
+                return redirect(version)
+    return render(request, "models_registry/version_form.html", {"model": model, "form": form})
+
+
+def _register(request: HttpRequest, model: RegisteredModel, form: VersionForm) -> tuple[ModelVersion, bool]:
+    data = form.cleaned_data
+    info = services.VersionInfo(
+        metrics=services.clean_metrics(data["metrics"]),
+        framework=data["framework"],
+        description=data["description"],
+    )
+    if data.get("file"):
+        upload = data["file"]
+        info = services.VersionInfo(info.metrics, info.framework, info.description, upload.name)
+        return services.register_uploaded_version(model, upload, info, actor=request.user)
+    return services.register_referenced_version(model, data["key"], info, actor=request.user)
+
+
+@login_required
+@permission_required("models_registry.view_modelversion", raise_exception=True)
+def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    version = get_version(name, number)
+    form = StatusForm(request.POST or None, initial={"status": version.status})
+    if request.method == "POST":
+        if not request.user.has_perm("models_registry.change_modelversion_status"):
+            return render(request, "403.html", status=403)
+        if form.is_valid():
+            try:
+                version = services.change_status(
+                    version,
+                    form.cleaned_data["status"],
+                    reason=form.cleaned_data["status_reason"],
+                    actor=request.user,
+                )
+            except ServiceError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, f"{version} is now {version.status}.")
+                return redirect(version)
+    allowed = [s for s in ModelVersion.Status if version.can_become(s)]
+    context = {"version": version, "form": form, "allowed_statuses": allowed}
+    return render(request, "models_registry/version_detail.html", context)
+
+
+@login_required
+@permission_required("models_registry.view_modelversion", raise_exception=True)
+def version_download(request: HttpRequest, name: str, number: int) -> StreamingHttpResponse | HttpResponse:
+    version = get_version(name, number)
+    try:
+        return download_response(version)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(version)
+
+
+@login_required
+@permission_required("models_registry.view_modelversion", raise_exception=True)
+def compare(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_object_or_404(RegisteredModel, name=name)
+    numbers = [n for n in request.GET.getlist("v") if n.isdigit()][:2]
+    versions = list(model.versions.filter(version__in=numbers).order_by("version"))
+    if len(versions) != 2:
+        messages.error(request, "Pick two versions to compare.")
+        return redirect(model)
+    left, right = versions
+    rows = []
+    for metric in _metric_names(versions):
+        a, b = left.metrics.get(metric), right.metrics.get(metric)
+        delta = b - a if isinstance(a, int | float) and isinstance(b, int | float) else None
+        rows.append((metric, a, b, delta))
+    context = {"model": model, "left": left, "right": right, "rows": rows}
+    return render(request, "models_registry/compare.html", context)
+
+
+@login_required
+@permission_required("models_registry.sync_model_store", raise_exception=True)
+def sync_now(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("models_registry:list")
+    run = jobrunner.enqueue_once(jobs.sync_model_store, actor=request.user)
+    if run is None:
+        messages.info(request, "A sync of the model store is already queued or running.")
+    else:
+        messages.success(request, "Sync of the model store queued.")
+    return redirect("jobs")
