@@ -15,4 +15,6 @@ def sha(content: bytes) -> str:
 
 
 def post_version(api: Any, model: str, content: bytes = b"model-bytes-v1", **fields: Any) -> Any:
-    return api.post(f"/api/v1/models/{model}/versions/", {"file": upload(content), **fields}, format="multipart")
+    return api.post(
+        f"/api/v1/models/{model}/versions/", {"file": upload(content), **fields}, format="multipart"
+    )

@@ -27,7 +27,9 @@ def test_it_refuses_a_duplicate_name_with_409(api, scientist):
     assert RegisteredModel.objects.count() == 1
 
 
-@pytest.mark.parametrize("name", ["a/b", "..", "a..b", "bad\x00name", "tab\tname", "has space", "", "x" * 101])
+@pytest.mark.parametrize(
+    "name", ["a/b", "..", "a..b", "bad\x00name", "tab\tname", "has space", "", "x" * 101]
+)
 def test_it_refuses_invalid_names(api, scientist, name):
     api.force_authenticate(scientist)
     response = api.post("/api/v1/models/", {"name": name}, format="json")

@@ -23,7 +23,9 @@ def as_scientist(api, scientist, churn):
 
 def test_it_registers_an_upload_with_sha256_size_and_metrics(as_scientist, model_store_root):
     content = b"weights" * 1000
-    response = post_version(as_scientist, "churn", content, metrics='{"auc": 0.91, "rows": 1200}', framework="sklearn")
+    response = post_version(
+        as_scientist, "churn", content, metrics='{"auc": 0.91, "rows": 1200}', framework="sklearn"
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["version"] == 1
@@ -54,11 +56,17 @@ def test_it_registers_an_object_already_in_the_store(as_scientist, model_store_r
     path = model_store_root / "churn" / "published" / "model.pkl"
     path.parent.mkdir(parents=True)
     path.write_bytes(b"published by a data scientist")
-    response = as_scientist.post("/api/v1/models/churn/versions/", {"key": "churn/published/model.pkl"}, format="json")
+    response = as_scientist.post(
+        "/api/v1/models/churn/versions/", {"key": "churn/published/model.pkl"}, format="json"
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["sha256"] == sha(b"published by a data scientist")
-    assert (body["source"], body["storage_key"], body["filename"]) == ("reference", "churn/published/model.pkl", "model.pkl")
+    assert (body["source"], body["storage_key"], body["filename"]) == (
+        "reference",
+        "churn/published/model.pkl",
+        "model.pkl",
+    )
     assert body["etag"]
 
 
@@ -110,7 +118,9 @@ def test_an_unknown_model_gives_404_and_stores_nothing(as_scientist, model_store
 
 
 def test_a_missing_store_object_is_a_404(as_scientist):
-    response = as_scientist.post("/api/v1/models/churn/versions/", {"key": "churn/missing.bin"}, format="json")
+    response = as_scientist.post(
+        "/api/v1/models/churn/versions/", {"key": "churn/missing.bin"}, format="json"
+    )
     assert response.status_code == 404
     assert "missing.bin" in response.json()["detail"]
 
@@ -157,7 +167,9 @@ class TestStatus:
     def test_deprecate_then_reactivate_is_audited_with_before_and_after(self, as_scientist):
         post_version(as_scientist, "churn", b"one")
         url = "/api/v1/models/churn/versions/1/"
-        assert as_scientist.patch(url, {"status": "deprecated"}, format="json").json()["status"] == "deprecated"
+        assert (
+            as_scientist.patch(url, {"status": "deprecated"}, format="json").json()["status"] == "deprecated"
+        )
         assert as_scientist.patch(url, {"status": "active"}, format="json").json()["status"] == "active"
         events = list(AuditEvent.objects.filter(action="model_version.status").order_by("id"))
         assert [(e.before["status"], e.after["status"]) for e in events] == [
@@ -167,7 +179,9 @@ class TestStatus:
 
     def test_blocking_needs_a_reason(self, as_scientist):
         post_version(as_scientist, "churn", b"one")
-        response = as_scientist.patch("/api/v1/models/churn/versions/1/", {"status": "blocked"}, format="json")
+        response = as_scientist.patch(
+            "/api/v1/models/churn/versions/1/", {"status": "blocked"}, format="json"
+        )
         assert response.status_code == 400
         assert "reason" in response.json()["detail"]
         assert ModelVersion.objects.get().status == "active"
