@@ -1,4 +1,4 @@
-"""Role × action table: every action is checked on the server, for the API and the pages."""
+"""Role x action table: every action is checked on the server, for the API and the pages."""
 
 from __future__ import annotations
 
