@@ -13,6 +13,8 @@ from django.conf import settings
 pytest_plugins = [
     "tests.fixtures.azurite",
     "tests.fixtures.ado",
+    "tests.fixtures.registry",
+    "tests.fixtures.k8s",
 ]
 
 
@@ -50,6 +52,12 @@ def redis_for_jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     if embedded is not None:
         embedded.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Users are created in most tests; the production hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

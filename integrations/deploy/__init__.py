@@ -1,0 +1,1 @@
+"""Deployment targets: where a released image runs (a Kubernetes Deployment, a local process)."""

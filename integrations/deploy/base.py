@@ -1,0 +1,111 @@
+"""The deployment target interface: start a rollout of one image and follow it to the end.
+
+A release is deployed by pointing the target at an image *digest* (``repo@sha256:...``), never
+a tag, so what runs is exactly what was built and approved. ``deploy`` only starts the rollout;
+``watch`` follows it until it succeeds, fails or the caller's patience runs out. Every call is
+safe to repeat: a worker that restarts half-way deploys the same release id again and the target
+notices it has nothing to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from integrations.errors import Conflict, PermanentError
+
+Phase = Literal["progressing", "succeeded", "failed"]
+PROGRESSING: Phase = "progressing"
+SUCCEEDED: Phase = "succeeded"
+FAILED: Phase = "failed"
+
+
+class RunningImageChanged(Conflict):
+    """The target does not run the image we expected: someone changed it outside the product.
+
+    Retrying the same request will not help; a person has to look at what runs and release again.
+    """
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    release_id: str
+    image: str  # "repo@sha256:..." - always a digest
+    expected_image: str | None  # what we believe runs now; the rollout is refused if it differs
+    model_name: str
+    model_version: str
+    change_cause: str  # shown in the target's own history (kubectl rollout history)
+
+    def __post_init__(self) -> None:
+        if "@sha256:" not in self.image:
+            raise PermanentError(
+                f"image {self.image!r} is not pinned to a digest (repo@sha256:...); "
+                "deploy the digest the build produced, not a tag",
+                system="deploy",
+            )
+        if not self.release_id:
+            raise PermanentError("a deploy request needs a release id", system="deploy")
+
+
+@dataclass(frozen=True)
+class RolloutStatus:
+    phase: Phase
+    message: str
+    observed_generation: int
+    generation: int
+    replicas: int
+    updated_replicas: int
+    ready_replicas: int
+    available_replicas: int
+    conditions: list[dict] = field(default_factory=list)
+    pod_problems: list[str] = field(default_factory=list)  # "web-abc: ImagePullBackOff: ..."
+    image: str = ""
+    release_id: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.phase != PROGRESSING
+
+
+@dataclass(frozen=True)
+class RunningState:
+    """What the target runs right now, to compare with what was released (drift)."""
+
+    image: str
+    release_id: str  # "" when the running version was not deployed by us
+    model_version: str
+    generation: int
+
+
+class DeploymentTarget(Protocol):
+    kind: str
+
+    def check(self) -> None:
+        """Raise an IntegrationError when the target cannot be reached or is misconfigured."""
+        ...
+
+    def current(self) -> RunningState | None:
+        """What runs now; ``None`` when nothing has been deployed there yet."""
+        ...
+
+    def deploy(self, req: DeployRequest) -> RolloutStatus:
+        """Start rolling out ``req.image`` and return at once.
+
+        Raises ``Conflict`` when ``req.expected_image`` is given and something else runs (changed
+        outside the product). Deploying the same release id twice starts only one rollout.
+        """
+        ...
+
+    def status(self) -> RolloutStatus:
+        """The rollout's state now."""
+        ...
+
+    def watch(self, on_change: Callable[[RolloutStatus], None], timeout: float) -> RolloutStatus:
+        """Block until the rollout succeeds or fails, or ``timeout`` seconds pass (then: phase
+        ``failed``, message ``timed out after Ns``). ``on_change`` gets every observed change."""
+        ...
+
+    def url(self) -> str | None:
+        """Where the application answers, when the target knows it."""
+        ...
