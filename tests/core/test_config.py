@@ -16,7 +16,7 @@ def test_secrets_can_come_from_a_file(monkeypatch, tmp_path):
 
 def test_an_unreadable_secret_file_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("SOME_SECRET_FILE", str(tmp_path / "missing"))
-    with pytest.raises(ImproperlyConfigured, match="SOME_SECRET_FILE=.*cannot read"):
+    with pytest.raises(ImproperlyConfigured, match=r"SOME_SECRET_FILE=.*cannot read"):
         env_secret("SOME_SECRET")
 
 
