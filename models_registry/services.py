@@ -12,6 +12,7 @@ import json
 import math
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -128,9 +129,12 @@ def register_uploaded_version(
         return existing, False
     key = f"{model.name}/{sha256}/{info.filename or 'model'}"
     store = get_store()
-    upload.seek(0)
     try:
-        stored = store.put(key, upload, size=upload.size, sha256=sha256)
+        if hasattr(upload, "temporary_file_path") and getattr(upload, "sha256", ""):
+            stored = store.put_file(Path(upload.temporary_file_path()), key, size=upload.size, sha256=sha256)
+        else:
+            upload.seek(0)
+            stored = store.put(key, upload, size=upload.size, sha256=sha256)
     except IntegrityMismatch as exc:
         raise ServiceError(f"The upload changed while it was stored: {exc}") from exc
     except IntegrationError as exc:

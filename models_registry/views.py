@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -15,6 +16,7 @@ from models_registry.forms import ModelForm, StatusForm, VersionForm
 from models_registry.models import ModelVersion, RegisteredModel
 
 VIEW = "models_registry.view_registeredmodel"
+VERSIONS_PER_PAGE = 50
 
 
 @login_required
@@ -40,20 +42,20 @@ def model_list(request: HttpRequest) -> HttpResponse:
 
 
 def _metric_names(versions: list[ModelVersion]) -> list[str]:
-    names: dict[str, None] = {}
-    for version in versions:
-        names.update(dict.fromkeys(version.metrics))
-    return list(names)
+    """All metric names of these versions, sorted (JSON key order is not kept by PostgreSQL)."""
+    return sorted({name for version in versions for name in version.metrics})
 
 
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def model_detail(request: HttpRequest, name: str) -> HttpResponse:
     model = get_object_or_404(RegisteredModel.objects.select_related("owner"), name=name)
-    versions = list(model.versions.select_related("created_by").order_by("-version"))
+    page = Paginator(model.versions.select_related("created_by").order_by("-version"), VERSIONS_PER_PAGE)
+    page = page.get_page(request.GET.get("page"))
+    versions = list(page.object_list)
     metric_names = _metric_names(versions)
     rows = [(v, [v.metrics.get(m) for m in metric_names]) for v in versions]
-    context = {"model": model, "rows": rows, "metric_names": metric_names, "form": VersionForm()}
+    context = {"model": model, "rows": rows, "metric_names": metric_names, "page": page}
     return render(request, "models_registry/model_detail.html", context)
 
 

@@ -15,6 +15,7 @@ import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from azure.core import MatchConditions
@@ -98,6 +99,10 @@ class AzureBlobStore:
         self._container: ContainerClient = self._service.get_container_client(container)
 
     # -- ModelStore -------------------------------------------------------------------------
+
+    def put_file(self, path: Path, key: str, *, size: int, sha256: str) -> StoredObject:
+        with path.open("rb") as data:
+            return self.put(key, data, size=size, sha256=sha256)
 
     def put(self, key: str, data: BinaryIO, *, size: int, sha256: str) -> StoredObject:
         """Stage ``data`` as blocks, verify it, then commit the block list if no blob exists yet.

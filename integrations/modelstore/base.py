@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO, Protocol
 
 CHUNK_SIZE = 4 * 1024 * 1024
@@ -36,6 +37,10 @@ class ModelStore(Protocol):
         Either the whole object is stored or nothing is (no partial objects on failure).
         An existing object under ``key`` is left alone when its content is the same.
         """
+        ...
+
+    def put_file(self, path: Path, key: str, *, size: int, sha256: str) -> StoredObject:
+        """Store a local file the caller no longer needs (it may be moved rather than copied)."""
         ...
 
     def open(self, key: str) -> Iterator[bytes]:
