@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,17 @@ from dashboard.models import JobRun
 from integrations.errors import TemporaryError
 
 logger = logging.getLogger(__name__)
+_current_run: ContextVar[JobRun | None] = ContextVar("current_job_run", default=None)
+
+
+def current_run() -> JobRun | None:
+    """The job run being executed in this worker, for jobs that need their attempt count."""
+    return _current_run.get()
+
+
+def is_last_attempt() -> bool:
+    run = current_run()
+    return run is None or run.attempts >= run.max_attempts
 
 
 def _dotted(func: Callable[..., Any] | str) -> str:
@@ -96,6 +108,7 @@ def execute(run_id: int) -> Any:
         logger.info("job run %s is not queued any more; skipping", run_id)
         return None
     run = JobRun.objects.get(pk=run_id)
+    token = _current_run.set(run)
     try:
         result = import_string(run.name)(*run.args)
     except TemporaryError as exc:
@@ -105,6 +118,8 @@ def execute(run_id: int) -> Any:
         logger.exception("job run %s (%s) failed", run.pk, run.name)
         _finish(run.pk, JobRun.Status.FAILED, error=f"{exc}\n\n{traceback.format_exc()}")
         return None
+    finally:
+        _current_run.reset(token)
     _finish(run.pk, JobRun.Status.SUCCEEDED, result=result if _is_json(result) else None)
     return result
 

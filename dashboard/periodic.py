@@ -13,6 +13,9 @@ from dashboard import jobrunner
 # job function path -> (queue, settings attribute holding the interval in seconds; 0 = off)
 PERIODIC_JOBS: dict[str, tuple[str, str]] = {
     "models_registry.jobs.sync_model_store": ("default", "MODEL_SYNC_INTERVAL"),
+    "builds.jobs.poll_repositories": ("default", "GIT_POLL_INTERVAL"),
+    "builds.jobs.sync_image_tags": ("default", "TAG_SYNC_INTERVAL"),
+    "builds.jobs.recover_stalled_builds": ("default", "STALL_CHECK_INTERVAL"),
 }
 
 

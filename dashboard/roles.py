@@ -16,6 +16,9 @@ VIEW_ALL = [
     "models_registry.view_modelversion",
     "dashboard.view_auditevent",
     "dashboard.view_jobrun",
+    "builds.view_application",
+    "builds.view_build",
+    "builds.view_image",
 ]
 
 # role slug -> (group name, permissions as "app_label.codename")
@@ -29,11 +32,20 @@ ROLES: dict[str, tuple[str, list[str]]] = {
             "models_registry.add_modelversion",
             "models_registry.change_modelversion_status",
             "models_registry.sync_model_store",
+            "builds.trigger_build",
         ],
     ),
     "release-manager": (
         "Release manager",
-        [*VIEW_ALL, "models_registry.change_modelversion_status"],
+        [
+            *VIEW_ALL,
+            "models_registry.change_modelversion_status",
+            "builds.add_application",
+            "builds.change_application",
+            "builds.trigger_build",
+            "builds.cancel_build",
+            "builds.sync_images",
+        ],
     ),
     "on-call": ("On-call", [*VIEW_ALL]),
 }

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "dashboard",
     "models_registry",
+    "builds",
 ]
 
 MIDDLEWARE = [
@@ -139,6 +140,34 @@ FILE_UPLOAD_HANDLERS = ["models_registry.uploads.HashingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "uploads")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Builds: registry, build services, git ----------------------------------------------------
+IMAGE_REGISTRY = {
+    "kind": env_choice("IMAGE_REGISTRY", "oci-layout", ("oci-layout", "distribution", "acr")),
+    "root": env_str("REGISTRY_PATH") or str(VAR_DIR / "registry"),
+    "host": env_str("REGISTRY_HOST", "localhost"),
+    "url": env_str("REGISTRY_URL"),
+    "endpoint": env_str("REGISTRY_URL"),
+    "username": env_str("REGISTRY_USERNAME"),
+    "password": env_secret("REGISTRY_PASSWORD"),
+}
+if IMAGE_REGISTRY["kind"] != "oci-layout" and not IMAGE_REGISTRY["url"]:
+    raise ImproperlyConfigured(f"IMAGE_REGISTRY={IMAGE_REGISTRY['kind']} needs REGISTRY_URL")
+AZURE_DEVOPS = {
+    "organization_url": env_str("AZURE_DEVOPS_ORG_URL"),
+    "project": env_str("AZURE_DEVOPS_PROJECT"),
+    "definition_id": env_int("AZURE_DEVOPS_PIPELINE_ID", 0, minimum=0),
+    "pat": env_secret("AZURE_DEVOPS_PAT"),
+}
+BUILD_WORKDIR = VAR_DIR / "builds"
+GIT_CACHE_DIR = VAR_DIR / "git"
+BUILD_TIMEOUT = env_int("BUILD_TIMEOUT", 3600, minimum=60)
+BUILD_POLL_SECONDS = env_int("BUILD_POLL_SECONDS", 5, minimum=1)
+BUILD_STALL_SECONDS = env_int("BUILD_STALL_SECONDS", 300, minimum=30)
+STALL_CHECK_INTERVAL = 60
+GIT_POLL_INTERVAL = env_int("GIT_POLL_INTERVAL", 60, minimum=0)
+TAG_SYNC_INTERVAL = env_int("TAG_SYNC_INTERVAL", 300, minimum=0)
+PUBLIC_URL = env_str("PUBLIC_URL", "").rstrip("/")
 
 # --- Auth, API -------------------------------------------------------------------------------
 LOGIN_URL = "login"

@@ -11,6 +11,7 @@ api_v1 = [
     path("jobs/", api_views.JobRunListView.as_view(), name="api-jobs"),
     path("jobs/<int:pk>/", api_views.JobRunDetailView.as_view(), name="api-job"),
     path("", include("models_registry.api_urls")),
+    path("", include("builds.api_urls")),
 ]
 
 urlpatterns = [
@@ -21,6 +22,7 @@ urlpatterns = [
     path("jobs/", views.job_list, name="jobs"),
     path("jobs/<int:pk>/", views.job_detail, name="job"),
     path("models/", include("models_registry.urls")),
+    path("", include("builds.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/rq/", include("django_rq.urls")),

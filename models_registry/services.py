@@ -26,6 +26,7 @@ from dashboard.errors import ConflictError, NotFoundError, ServiceError, Unavail
 from integrations.errors import IntegrationError, IntegrityMismatch, NotFound, TemporaryError
 from integrations.modelstore import ModelStore, build_store, sha256_of
 from models_registry.models import ModelVersion, RegisteredModel, validate_model_name
+from models_registry.signals import version_registered
 
 
 @cache
@@ -212,6 +213,7 @@ def _create_version(
             )
             after = {"version": number, "sha256": sha256, "size": size, "status": version.status}
             audit.record("model_version.register", version, actor=actor, after=after)
+            transaction.on_commit(lambda: version_registered.send(ModelVersion, version=version))
     except IntegrityError:
         # Same content registered concurrently: answer with the winner's version.
         existing = model.versions.filter(sha256=sha256).first()

@@ -117,8 +117,19 @@ def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse
                 messages.success(request, f"{version} is now {version.status}.")
                 return redirect(version)
     allowed = [s for s in ModelVersion.Status if version.can_become(s)]
-    context = {"version": version, "form": form, "allowed_statuses": allowed}
+    context = {"version": version, "form": form, "allowed_statuses": allowed, **lineage(version)}
     return render(request, "models_registry/version_detail.html", context)
+
+
+def lineage(version: ModelVersion) -> dict[str, object]:
+    """Builds (with their images) of this version, and images found by the tag sync that contain it.
+
+    Reverse relations keep the registry free of imports from the builds app.
+    """
+    builds = list(version.builds.select_related("application", "image").order_by("-created_at")[:50])
+    built = {b.image_id for b in builds}
+    others = [i for i in version.images.select_related("application")[:50] if i.pk not in built]
+    return {"builds": builds, "other_images": others}
 
 
 @login_required

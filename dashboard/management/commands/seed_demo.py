@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +35,60 @@ class Command(BaseCommand):
         for username, role in DEMO_USERS:
             create_user_with_role(username, role, password)
         seed_demo_model()
+        seed_demo_application()
         self.stdout.write(self.style.SUCCESS("Demo users (user name: role):"))
         for username, role in DEMO_USERS:
             self.stdout.write(f"  {username:<10} {role}")
         source = "DEMO_PASSWORD" if settings.DEMO_PASSWORD else "generated for this start"
         self.stdout.write(f"Password for all of them ({source}): {password}")
+
+
+DEMO_APP = "churn-predictor"
+
+
+def seed_demo_application() -> None:
+    """The sample app as a local git repository, built by the local builder into the embedded registry."""
+    from builds import services as build_services
+    from builds.models import Application
+
+    source = settings.BASE_DIR / "examples" / DEMO_APP
+    if Application.objects.filter(name=DEMO_APP).exists() or not source.is_dir():
+        return
+    repository = settings.VAR_DIR / "demo-repos" / DEMO_APP
+    if not (repository / ".git").exists():
+        make_git_repository(source, repository)
+    build_services.create_application(
+        {
+            "name": DEMO_APP,
+            "description": "Sample AI app: a stdlib web server that serves the churn model's predictions.",
+            "repository_url": str(repository),
+            "default_branch": "main",
+            "image_repository": DEMO_APP,
+            "model": RegisteredModel.objects.get(name="churn-model"),
+            "test_command": "python3 -m unittest discover -s tests",
+            "command": "python3 serve.py",
+            "port": 8080,
+        },
+        actor=SEED_ACTOR,
+    )
+
+
+def make_git_repository(source: Path, repository: Path) -> None:
+    """Copy the sample app into a fresh git repository with one commit on main."""
+    shutil.copytree(source, repository, ignore=shutil.ignore_patterns("__pycache__", ".model", "*.pyc"))
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Demo",
+        "GIT_AUTHOR_EMAIL": "demo@example.com",
+        "GIT_COMMITTER_NAME": "Demo",
+        "GIT_COMMITTER_EMAIL": "demo@example.com",
+    }
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["commit", "-q", "-m", "Sample churn predictor"],
+    ):
+        subprocess.run(["git", *args], cwd=repository, env=env, check=True, capture_output=True)
 
 
 def demo_model_files() -> list[Path]:

@@ -1,0 +1,221 @@
+"""REST API of applications, builds and images: /api/v1/applications/, builds/, images/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from builds import services
+from builds.models import Application, Build, Image
+from builds.serializers import (
+    ApplicationSerializer,
+    BuildCreateSerializer,
+    BuildLogSerializer,
+    BuildSerializer,
+    ImageSerializer,
+)
+from dashboard import jobrunner
+from dashboard.api import HasRolePermission
+from dashboard.errors import NotFoundError
+from dashboard.serializers import JobRunSerializer
+from models_registry.models import ModelVersion
+
+VIEW_APPS = "builds.view_application"
+VIEW_BUILDS = "builds.view_build"
+VIEW_IMAGES = "builds.view_image"
+
+
+class ApplicationListView(generics.ListCreateAPIView):
+    serializer_class = ApplicationSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_APPS, "POST": "builds.add_application"}
+    queryset = Application.objects.select_related("model").order_by("name")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        application = services.create_application(dict(serializer.validated_data), actor=request.user)
+        return Response(self.get_serializer(application).data, status=status.HTTP_201_CREATED)
+
+
+class ApplicationDetailView(generics.RetrieveUpdateAPIView):
+    serializer_class = ApplicationSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {
+        "GET": VIEW_APPS,
+        "PATCH": "builds.change_application",
+        "PUT": "builds.change_application",
+    }
+    queryset = Application.objects.select_related("model")
+    lookup_field = "name"
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        application = self.get_object()
+        serializer = self.get_serializer(application, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        application = services.update_application(
+            application, dict(serializer.validated_data), actor=request.user
+        )
+        return Response(self.get_serializer(application).data)
+
+
+def builds_queryset() -> QuerySet[Build]:
+    return Build.objects.select_related("application", "model_version__model", "requested_by", "image")
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("application", str),
+        OpenApiParameter("state", str),
+        OpenApiParameter("commit", str),
+    ]
+)
+class BuildListView(generics.ListCreateAPIView):
+    """List builds, or request one (``POST``): the same inputs return the existing build (200)."""
+
+    serializer_class = BuildSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_BUILDS, "POST": "builds.trigger_build"}
+
+    def get_queryset(self) -> QuerySet[Build]:
+        params = self.request.query_params
+        queryset = builds_queryset()
+        if params.get("application"):
+            queryset = queryset.filter(application__name=params["application"])
+        if params.get("state"):
+            queryset = queryset.filter(state=params["state"])
+        if params.get("commit"):
+            queryset = queryset.filter(commit__startswith=params["commit"])
+        return queryset
+
+    @extend_schema(request=BuildCreateSerializer, responses={201: BuildSerializer, 200: BuildSerializer})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = BuildCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        application = Application.objects.select_related("model").filter(name=data["application"]).first()
+        if application is None:
+            raise NotFoundError(f"No application named {data['application']!r}.")
+        version = None
+        if data.get("model_version"):
+            version = ModelVersion.objects.filter(
+                model=application.model, version=data["model_version"]
+            ).first()
+            if version is None:
+                raise NotFoundError(f"{application.model.name} has no version {data['model_version']}.")
+        build, created = services.request_build(
+            application, commit=data.get("commit") or None, model_version=version, actor=request.user
+        )
+        body = BuildSerializer(builds_queryset().get(pk=build.pk)).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class BuildDetailView(generics.RetrieveAPIView):
+    serializer_class = BuildSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_BUILDS}
+
+    def get_queryset(self) -> QuerySet[Build]:
+        return builds_queryset()
+
+
+class BuildActionView(APIView):
+    permission_classes = [HasRolePermission]
+    action = ""
+
+    @extend_schema(request=None, responses=BuildSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        build = services.get_build(pk)
+        if self.action == "cancel":
+            services.cancel_build(build, actor=request.user)
+        else:
+            services.retry_build(build, actor=request.user)
+        return Response(BuildSerializer(builds_queryset().get(pk=pk)).data)
+
+
+class BuildCancelView(BuildActionView):
+    required_permissions = {"POST": "builds.cancel_build"}
+    action = "cancel"
+
+
+class BuildRetryView(BuildActionView):
+    required_permissions = {"POST": "builds.trigger_build"}
+    action = "retry"
+
+
+class BuildLogView(APIView):
+    """The build's log from ``offset`` on; poll with ``next_offset`` to follow a running build."""
+
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_BUILDS}
+
+    @extend_schema(parameters=[OpenApiParameter("offset", int)], responses=BuildLogSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        build = get_object_or_404(Build.objects.only("log", "state"), pk=pk)
+        try:
+            offset = max(0, int(request.query_params.get("offset", 0)))
+        except ValueError:
+            offset = 0
+        text = build.log[offset:]
+        return Response(
+            {"offset": offset, "next_offset": offset + len(text), "text": text, "state": build.state}
+        )
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("application", str),
+        OpenApiParameter("model", str),
+        OpenApiParameter("model_version", int),
+        OpenApiParameter("digest", str),
+    ]
+)
+class ImageListView(generics.ListAPIView):
+    serializer_class = ImageSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_IMAGES}
+
+    def get_queryset(self) -> QuerySet[Image]:
+        params = self.request.query_params
+        queryset = Image.objects.select_related("application", "model_version__model").prefetch_related(
+            "tags"
+        )
+        if params.get("application"):
+            queryset = queryset.filter(application__name=params["application"])
+        if params.get("model"):
+            queryset = queryset.filter(model_version__model__name=params["model"])
+        if params.get("model_version", "").isdigit():
+            queryset = queryset.filter(model_version__version=int(params["model_version"]))
+        if params.get("digest"):
+            queryset = queryset.filter(digest=params["digest"])
+        return queryset
+
+
+class ImageDetailView(generics.RetrieveAPIView):
+    serializer_class = ImageSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_IMAGES}
+    queryset = Image.objects.select_related("application", "model_version__model").prefetch_related("tags")
+
+
+class ImageSyncView(APIView):
+    """Start a tag sync of the applications' image repositories now."""
+
+    permission_classes = [HasRolePermission]
+    required_permissions = {"POST": "builds.sync_images"}
+
+    @extend_schema(request=None, responses={202: JobRunSerializer})
+    def post(self, request: Request) -> Response:
+        run = jobrunner.enqueue_once("builds.jobs.sync_image_tags", actor=request.user)
+        if run is None:
+            return Response(
+                {"detail": "A tag sync is already queued or running."}, status=status.HTTP_409_CONFLICT
+            )
+        return Response(JobRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

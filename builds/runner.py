@@ -1,0 +1,247 @@
+"""Running one build on its build service, streaming its log, recording its image.
+
+Called by the ``builds.jobs.run_build`` job. The local builder runs inside the worker; an
+external service (Azure DevOps) is queued once (``find`` picks up a run queued by an earlier
+attempt) and polled until it ends. Temporary failures (registry or service unreachable) send
+the build back to the queue for the job runner's next attempt; after the last attempt, and
+on any permanent failure, the build fails with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from builds import services
+from builds.integration import get_build_service, get_git_cache, get_registry
+from builds.models import Application, Build, Image, ImageTag
+from dashboard import jobrunner
+from dashboard.errors import ServiceError
+from integrations.buildservice.base import BuildRequest, BuildState
+from integrations.errors import IntegrationError, PermanentError, TemporaryError
+from models_registry.services import get_store
+
+logger = logging.getLogger(__name__)
+ACTOR = "job:run_build"
+
+
+class BuildLog:
+    """Appends lines to the build's log in small batches, and beats the build's heartbeat."""
+
+    def __init__(self, build: Build, flush_every: float = 0.5) -> None:
+        self.build_id = build.pk
+        self.pending: list[str] = []
+        self.size = len(build.log)
+        self.flush_every = flush_every
+        self.last_flush = time.monotonic()
+
+    def __call__(self, line: str) -> None:
+        self.pending.append(line.rstrip("\n") + "\n")
+        if time.monotonic() - self.last_flush >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        text, self.pending = "".join(self.pending), []
+        self.last_flush = time.monotonic()
+        if self.size > Build.LOG_LIMIT:
+            text = ""
+        elif self.size + len(text) > Build.LOG_LIMIT:
+            text = text[: Build.LOG_LIMIT - self.size] + "\n[log truncated: limit reached]\n"
+        self.size += len(text)
+        fields = {"heartbeat_at": timezone.now()}
+        if text:
+            fields["log"] = Concat(F("log"), Value(text))
+        Build.objects.filter(pk=self.build_id).update(**fields)
+
+
+class Heartbeat(threading.Thread):
+    """Beats the build's heartbeat while it runs, even through long silent steps.
+
+    The stall recovery job requeues running builds whose heartbeat stopped: their worker died.
+    """
+
+    def __init__(self, build_id: int, every: float = 20.0) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-build-{build_id}")
+        self.build_id, self.every = build_id, every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.every):
+                Build.objects.filter(pk=self.build_id, state=Build.State.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()
+
+    def __enter__(self) -> Heartbeat:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+
+
+def cancel_requested(build_id: int) -> Callable[[], bool]:
+    def check() -> bool:
+        return Build.objects.filter(pk=build_id, cancel_requested=True).exists()
+
+    return check
+
+
+def build_request(build: Build) -> BuildRequest:
+    application, version = build.application, build.model_version
+    return BuildRequest(
+        build_id=build.pk,
+        application=application.name,
+        repository_url=application.repository_url,
+        commit=build.commit,
+        model_name=version.model.name,
+        model_version=version.version,
+        model_uri=get_store().uri(version.storage_key),
+        model_sha256=version.sha256,
+        image_repository=application.image_repository,
+        image_tag=build.image_tag,
+        test_command=application.test_command,
+        model_key=version.storage_key,
+        model_filename=version.filename or "model.bin",
+        command=application.command,
+        port=application.port,
+        app_path=application.app_path,
+        base_image=application.base_image,
+    )
+
+
+def run_build(build_id: int) -> str:
+    build = services.get_build(build_id)
+    if build.cancel_requested and build.state == Build.State.QUEUED:
+        services.transition(
+            build, Build.State.CANCELLED, actor=ACTOR, failure_reason="cancelled before it started"
+        )
+        return "cancelled"
+    if not services.transition(build, Build.State.RUNNING, actor=ACTOR, heartbeat_at=timezone.now()):
+        return f"skipped: build is {build.state}"
+    log = BuildLog(build)
+    log(
+        f"== build #{build.pk} attempt {build.attempt}: {build.application} @ {build.commit} with {build.model_version}"
+    )
+    try:
+        with Heartbeat(build.pk):
+            image = _run(build, log)
+    except TemporaryError as exc:
+        return _temporary_failure(build, log, exc)
+    except _Cancelled as exc:
+        return _fail(build, log, str(exc), cancelled=True)
+    except IntegrationError as exc:
+        return _fail(build, log, str(exc))
+    except ServiceError as exc:  # e.g. the build service is not configured
+        return _fail(build, log, exc.message)
+    except Exception as exc:
+        logger.exception("build %s crashed", build.pk)
+        _fail(build, log, f"internal error: {type(exc).__name__}: {exc}")
+        raise
+    log(f"== image {image.reference}")
+    log.flush()
+    services.transition(build, Build.State.SUCCEEDED, actor=ACTOR, image=image)
+    return "succeeded"
+
+
+def _run(build: Build, log: BuildLog) -> Image:
+    if build.application.build_service == Application.BuildService.LOCAL:
+        return _run_local(build, log)
+    return _run_external(build, log)
+
+
+def _run_local(build: Build, log: BuildLog) -> Image:
+    from integrations.buildservice.local import BuildCancelled, LocalBuilder
+
+    builder = LocalBuilder(get_registry(), get_store(), settings.BUILD_WORKDIR, get_git_cache())
+    try:
+        result = builder.run(build_request(build), log=log, cancelled=cancel_requested(build.pk))
+    except BuildCancelled as exc:
+        raise _Cancelled(str(exc)) from exc
+    return _record(build, result.image.repository, result.image.digest)
+
+
+def _run_external(build: Build, log: BuildLog) -> Image:
+    service = get_build_service(build.application.build_service)
+    request = build_request(build)
+    run = service.find(build.pk) or service.queue(request)
+    Build.objects.filter(pk=build.pk).update(external_id=run.external_id, external_url=run.url)
+    log(f"== {service.kind} run {run.external_id}: {run.url}")
+    position, deadline, cancel_sent = 0, time.monotonic() + settings.BUILD_TIMEOUT, False
+    while not run.is_terminal:
+        if time.monotonic() > deadline:
+            service.cancel(run.external_id)
+            raise PermanentError(f"timed out after {settings.BUILD_TIMEOUT}s; the run was cancelled")
+        if not cancel_sent and cancel_requested(build.pk)():
+            service.cancel(run.external_id)
+            cancel_sent = True
+            log("== cancel requested; asked the build service to cancel the run")
+        time.sleep(settings.BUILD_POLL_SECONDS)
+        position = _copy_logs(service, run.external_id, position, log)
+        run = service.get(run.external_id)
+    _copy_logs(service, run.external_id, position, log)
+    if run.state == BuildState.CANCELLED:
+        raise _Cancelled(run.result_reason or "cancelled in the build service")
+    if run.state != BuildState.SUCCEEDED:
+        raise PermanentError(run.result_reason or f"the {service.kind} run ended {run.state}")
+    registry = get_registry()
+    digest = registry.resolve(request.image_repository, request.image_tag)
+    log(f"== {request.image_repository}:{request.image_tag} is {digest}")
+    return _record(build, request.image_repository, digest)
+
+
+def _copy_logs(service: object, external_id: str, position: int, log: BuildLog) -> int:
+    lines = service.logs(external_id, since_line=position)  # type: ignore[attr-defined]
+    for line in lines:
+        log(line)
+    return position + len(lines)
+
+
+def _record(build: Build, repository: str, digest: str) -> Image:
+    registry = get_registry()
+    config = registry.get_config(repository, digest)
+    image = services.record_image(
+        repository=repository,
+        digest=digest,
+        reference=registry.reference(repository, digest),
+        labels=config.labels,
+        application=build.application,
+        source=Image.Source.BUILD,
+        created=config.created,
+        actor=ACTOR,
+    )
+    ImageTag.objects.update_or_create(
+        repository=repository, tag=build.image_tag, defaults={"image": image, "seen_at": timezone.now()}
+    )
+    return image
+
+
+class _Cancelled(PermanentError):
+    pass
+
+
+def _fail(build: Build, log: BuildLog, reason: str, *, cancelled: bool = False) -> str:
+    log(f"== {'cancelled' if cancelled else 'failed'}: {reason}")
+    log.flush()
+    state = Build.State.CANCELLED if cancelled else Build.State.FAILED
+    services.transition(build, state, actor=ACTOR, failure_reason=reason)
+    return state
+
+
+def _temporary_failure(build: Build, log: BuildLog, exc: TemporaryError) -> str:
+    if jobrunner.is_last_attempt():
+        return _fail(build, log, f"gave up after repeated temporary failures: {exc}")
+    log(f"== temporary failure, will retry: {exc}")
+    log.flush()
+    services.transition(build, Build.State.QUEUED, actor=ACTOR, failure_reason=f"retrying after: {exc}")
+    raise exc

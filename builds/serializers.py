@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from builds.models import Application, Build, Image
+from models_registry.models import RegisteredModel
+
+
+class ApplicationSerializer(serializers.ModelSerializer):
+    model = serializers.SlugRelatedField(slug_field="name", queryset=RegisteredModel.objects.all())
+    webhook_secret = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    has_webhook_secret = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Application
+        fields = [
+            "name",
+            "description",
+            "repository_url",
+            "default_branch",
+            "app_path",
+            "image_repository",
+            "model",
+            "build_service",
+            "test_command",
+            "command",
+            "port",
+            "base_image",
+            "rebuild_on_new_model",
+            "webhook_secret",
+            "has_webhook_secret",
+            "last_seen_commit",
+            "last_polled_at",
+            "poll_error",
+            "created_at",
+        ]
+        read_only_fields = ["last_seen_commit", "last_polled_at", "poll_error", "created_at"]
+        extra_kwargs = {"name": {"validators": []}}
+
+    def get_has_webhook_secret(self, obj: Application) -> bool:
+        return bool(obj.webhook_secret)
+
+
+class ImageSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Image
+        fields = ["id", "repository", "digest", "reference"]
+
+
+class BuildSerializer(serializers.ModelSerializer):
+    application = serializers.CharField(source="application.name", read_only=True)
+    model = serializers.CharField(source="model_version.model.name", read_only=True)
+    model_version = serializers.IntegerField(source="model_version.version", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None)
+    image = ImageSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Build
+        fields = [
+            "id",
+            "application",
+            "commit",
+            "model",
+            "model_version",
+            "state",
+            "trigger",
+            "requested_by",
+            "image_tag",
+            "image",
+            "external_id",
+            "external_url",
+            "failure_reason",
+            "cancel_requested",
+            "attempt",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class BuildCreateSerializer(serializers.Serializer):
+    application = serializers.CharField()
+    commit = serializers.CharField(
+        required=False, allow_blank=True, help_text="default: head of the default branch"
+    )
+    model_version = serializers.IntegerField(
+        required=False, min_value=1, help_text="default: the latest active version of the application's model"
+    )
+
+
+class BuildLogSerializer(serializers.Serializer):
+    offset = serializers.IntegerField()
+    next_offset = serializers.IntegerField()
+    text = serializers.CharField()
+    state = serializers.CharField()
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    application = serializers.CharField(source="application.name", read_only=True, default=None)
+    model = serializers.CharField(source="model_version.model.name", read_only=True, default=None)
+    model_version = serializers.IntegerField(source="model_version.version", read_only=True, default=None)
+    model_sha256 = serializers.CharField(source="model_version.sha256", read_only=True, default=None)
+    tags = serializers.SlugRelatedField(slug_field="tag", many=True, read_only=True)
+
+    class Meta:
+        model = Image
+        fields = [
+            "id",
+            "repository",
+            "digest",
+            "reference",
+            "tags",
+            "application",
+            "commit",
+            "model",
+            "model_version",
+            "model_sha256",
+            "labels",
+            "source",
+            "lineage_problem",
+            "image_created_at",
+            "discovered_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,159 @@
+"""Pages of applications, builds and images."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from builds import services
+from builds.api import builds_queryset
+from builds.forms import ApplicationForm, BuildNowForm
+from builds.models import Application, Build, Image
+from dashboard.errors import ServiceError
+
+
+def _form_error(form: object, exc: ServiceError) -> None:
+    field = exc.field if exc.field in form.fields else None  # type: ignore[attr-defined]
+    form.add_error(field, exc.message)  # type: ignore[attr-defined]
+
+
+@login_required
+@permission_required("builds.view_application", raise_exception=True)
+def application_list(request: HttpRequest) -> HttpResponse:
+    form = ApplicationForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.has_perm("builds.add_application"):
+            return render(request, "403.html", status=403)
+        if form.is_valid():
+            try:
+                application = services.create_application(form.cleaned_data, actor=request.user)
+            except ServiceError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(request, f"Application {application} created.")
+                return redirect(application)
+    applications = Application.objects.select_related("model").order_by("name")
+    return render(request, "builds/application_list.html", {"applications": applications, "form": form})
+
+
+@login_required
+@permission_required("builds.view_application", raise_exception=True)
+def application_detail(request: HttpRequest, name: str) -> HttpResponse:
+    application = get_object_or_404(Application.objects.select_related("model"), name=name)
+    form = BuildNowForm(request.POST or None, application=application)
+    if request.method == "POST":
+        if not request.user.has_perm("builds.trigger_build"):
+            return render(request, "403.html", status=403)
+        if form.is_valid():
+            try:
+                build, created = services.request_build(
+                    application,
+                    commit=form.cleaned_data["commit"] or None,
+                    model_version=form.cleaned_data["model_version"],
+                    actor=request.user,
+                )
+            except ServiceError as exc:
+                _form_error(form, exc)
+            else:
+                if created:
+                    messages.success(request, f"Build #{build.pk} queued.")
+                else:
+                    messages.info(request, f"These inputs were already built: build #{build.pk}.")
+                return redirect(build)
+    context = {
+        "application": application,
+        "form": form,
+        "builds": builds_queryset().filter(application=application)[:20],
+        "images": application.images.select_related("model_version__model").prefetch_related("tags")[:20],
+        "webhook_urls": {
+            provider.replace("-", "_"): request.build_absolute_uri(
+                f"/api/v1/webhooks/{provider}/{application.name}/"
+            )
+            for provider in ("github", "azure-repos")
+        },
+    }
+    return render(request, "builds/application_detail.html", context)
+
+
+@login_required
+@permission_required("builds.change_application", raise_exception=True)
+def application_edit(request: HttpRequest, name: str) -> HttpResponse:
+    application = get_object_or_404(Application, name=name)
+    form = ApplicationForm(request.POST or None, instance=Application.objects.get(pk=application.pk))
+    form.fields["name"].disabled = True
+    if request.method == "POST" and form.is_valid():
+        try:
+            application = services.update_application(application, form.cleaned_data, actor=request.user)
+        except ServiceError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Application {application} saved.")
+            return redirect(application)
+    return render(request, "builds/application_edit.html", {"application": application, "form": form})
+
+
+@login_required
+@permission_required("builds.view_build", raise_exception=True)
+def build_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(builds_queryset(), 50).get_page(request.GET.get("page"))
+    return render(request, "builds/build_list.html", {"page": page})
+
+
+@login_required
+@permission_required("builds.view_build", raise_exception=True)
+def build_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    build = get_object_or_404(builds_queryset(), pk=pk)
+    if request.htmx and request.GET.get("part") == "status":
+        return render(request, "builds/_build_status.html", {"build": build})
+    return render(request, "builds/build_detail.html", {"build": build, "log_offset": len(build.log)})
+
+
+@login_required
+@permission_required("builds.view_build", raise_exception=True)
+def build_log(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx: the log text after ``offset``, plus the next poll (stops once the build ended)."""
+    build = get_object_or_404(Build.objects.only("log", "state"), pk=pk)
+    offset = int(request.GET.get("offset", "0")) if request.GET.get("offset", "0").isdigit() else 0
+    text = build.log[offset:]
+    context = {"build": build, "text": text, "next_offset": offset + len(text)}
+    return render(request, "builds/_build_log.html", context)
+
+
+@login_required
+@require_POST
+def build_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    build = get_object_or_404(builds_queryset(), pk=pk)
+    perm = "builds.cancel_build" if action == "cancel" else "builds.trigger_build"
+    if action not in ("cancel", "retry") or not request.user.has_perm(perm):
+        return render(request, "403.html", status=403)
+    try:
+        if action == "cancel":
+            services.cancel_build(build, actor=request.user)
+            messages.info(request, f"Cancellation of build #{build.pk} requested.")
+        else:
+            services.retry_build(build, actor=request.user)
+            messages.success(request, f"Build #{build.pk} queued again.")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect(build)
+
+
+@login_required
+@permission_required("builds.view_image", raise_exception=True)
+def image_list(request: HttpRequest) -> HttpResponse:
+    images = Image.objects.select_related("application", "model_version__model").prefetch_related("tags")
+    page = Paginator(images, 50).get_page(request.GET.get("page"))
+    return render(request, "builds/image_list.html", {"page": page})
+
+
+@login_required
+@permission_required("builds.view_image", raise_exception=True)
+def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    queryset = Image.objects.select_related("application", "model_version__model").prefetch_related("tags")
+    image = get_object_or_404(queryset, pk=pk)
+    builds = builds_queryset().filter(image=image)
+    return render(request, "builds/image_detail.html", {"image": image, "builds": builds})

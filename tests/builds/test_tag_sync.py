@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import pytest
+
+from builds import integration, jobs
+from builds.models import Image, ImageTag
+from dashboard.models import AuditEvent
+from tests.builds.images import labelled_image
+
+pytestmark = pytest.mark.django_db
+
+
+def push(tmp_path, tag, *, commit, version, sha256, model="churn-model", salt=""):
+    image = labelled_image(
+        tmp_path / f"img-{tag}", commit=commit, model=model, version=version, sha256=sha256, salt=salt
+    )
+    return integration.get_registry().push_image("churn-predictor", tag, image)
+
+
+def check_tag_sync(tmp_path, application, app_repo, churn_model):
+    version = churn_model.versions.get()
+    first = push(tmp_path, "ci-101", commit=app_repo.head, version=1, sha256=version.sha256)
+    push(tmp_path, "latest", commit=app_repo.head, version=1, sha256=version.sha256)  # same image, second tag
+    push(tmp_path, "ci-102", commit="0" * 40, version=7, sha256="f" * 64, salt="x")  # model not registered
+    report = jobs.sync_image_tags()
+    assert (report["tags_new"], report["images_new"]) == (3, 2)
+    linked = Image.objects.get(digest=first.digest)
+    assert (linked.commit, linked.model_version, linked.source) == (app_repo.head, version, "sync")
+    assert linked.application == application
+    assert set(linked.tags.values_list("tag", flat=True)) == {"ci-101", "latest"}
+    orphan = Image.objects.exclude(digest=first.digest).get()
+    assert orphan.model_version is None and "not registered" in orphan.lineage_problem
+    assert AuditEvent.objects.filter(action="image.record", actor_name="job:sync_image_tags").count() == 2
+    # Incremental: nothing changed, nothing new.
+    again = jobs.sync_image_tags()
+    assert (again["tags_new"], again["images_new"], again["tags_moved"]) == (0, 0, 0)
+    return version
+
+
+def test_tag_sync_links_images_pushed_outside_the_product(tmp_path, application, app_repo, churn_model):
+    version = check_tag_sync(tmp_path, application, app_repo, churn_model)
+    # A moved tag is followed (the OCI layout lists tags with digests).
+    moved = push(tmp_path, "latest", commit=app_repo.head, version=1, sha256=version.sha256, salt="rebuilt")
+    report = jobs.sync_image_tags()
+    assert report["tags_moved"] == 1
+    assert ImageTag.objects.get(tag="latest").image.digest == moved.digest
+
+
+@pytest.mark.registry
+def test_tag_sync_against_the_distribution_registry(
+    tmp_path, settings, distribution_registry_url, application, app_repo, churn_model
+):
+    settings.IMAGE_REGISTRY = {
+        **settings.IMAGE_REGISTRY,
+        "kind": "distribution",
+        "url": distribution_registry_url,
+    }
+    integration.clear_caches()
+    application.image_repository = f"sync-{tmp_path.name.lower()[-20:]}".replace("_", "-")
+    application.save()
+    version = churn_model.versions.get()
+    registry = integration.get_registry()
+    image = labelled_image(
+        tmp_path / "i", commit=app_repo.head, model="churn-model", version=1, sha256=version.sha256
+    )
+    ref = registry.push_image(application.image_repository, "v1", image)
+    report = jobs.sync_image_tags()
+    assert (report["tags_new"], report["images_new"]) == (1, 1)
+    assert Image.objects.get(digest=ref.digest).model_version == version
+
+
+def test_the_image_and_version_pages_show_lineage(
+    client, scientist, tmp_path, application, app_repo, churn_model
+):
+    check_tag_sync(tmp_path, application, app_repo, churn_model)
+    client.force_login(scientist)
+    image = Image.objects.exclude(model_version=None).get()
+    page = client.get(f"/images/{image.pk}/").content.decode()
+    assert image.digest in page and app_repo.head in page and "churn-model v1" in page
+    version_page = client.get("/models/churn-model/versions/1/").content.decode()
+    assert image.digest[:18] in version_page
+    api = client.get("/api/v1/images/", {"model": "churn-model", "model_version": 1}).json()
+    assert [i["digest"] for i in api["results"]] == [image.digest]
