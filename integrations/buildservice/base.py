@@ -38,6 +38,13 @@ class BuildRequest:
     image_repository: str
     image_tag: str
     test_command: str
+    # Used by the local builder (the Azure pipeline has its own defaults for these):
+    app_path: str = ""  # the application's directory inside the repository ("" = its root)
+    model_key: str = ""  # the model's key in the model store
+    model_filename: str = "model.bin"  # the model lands at /model/<model_filename> in the image
+    command: str = "python3 serve.py"  # the image's entrypoint, split like a shell would
+    port: int = 8080
+    base_image: str = ""  # "repository:tag" or "repository@sha256:…" in the same registry; "" = none
 
 
 @dataclass(frozen=True)
