@@ -18,7 +18,7 @@ from django.utils import timezone
 from builds import services
 from builds.integration import get_registry
 from builds.models import Application, Image, ImageTag
-from integrations.errors import IntegrationError, TemporaryError
+from integrations.errors import IntegrationError, NotFound, TemporaryError
 from integrations.registry import Registry, TagDetails
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,10 @@ def sync_repository(repository: str, application: Application, report: TagSyncRe
     registry = get_registry()
     known = dict(ImageTag.objects.filter(repository=repository).values_list("tag", "image__digest"))
     report.tags_seen += len(known)
-    changes = iter(_tag_digests(registry, repository, known))
+    try:
+        changes = iter(_tag_digests(registry, repository, known))
+    except NotFound:
+        return  # nothing pushed to this repository yet
     while batch := list(islice(changes, BATCH)):
         images = _images_for(registry, repository, application, {digest for _, digest in batch}, report)
         _save_tags(repository, batch, images, known, report)
