@@ -69,6 +69,9 @@ def application_detail(request: HttpRequest, name: str) -> HttpResponse:
         "form": form,
         "builds": builds_queryset().filter(application=application)[:20],
         "images": application.images.select_related("model_version__model").prefetch_related("tags")[:20],
+        "environments": application.environments.select_related(
+            "previous", "active_release", "current_release__model_version__model"
+        ),
         "webhook_urls": {
             provider.replace("-", "_"): request.build_absolute_uri(
                 f"/api/v1/webhooks/{provider}/{application.name}/"

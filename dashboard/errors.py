@@ -15,6 +15,13 @@ class ServiceError(Exception):
         self.field = field
 
 
+class ForbiddenError(ServiceError):
+    """The user's role or relation to the object does not allow this (403)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
 class NotFoundError(ServiceError):
     status_code = 404
     code = "not_found"

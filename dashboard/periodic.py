@@ -16,6 +16,8 @@ PERIODIC_JOBS: dict[str, tuple[str, str]] = {
     "builds.jobs.poll_repositories": ("default", "GIT_POLL_INTERVAL"),
     "builds.jobs.sync_image_tags": ("default", "TAG_SYNC_INTERVAL"),
     "builds.jobs.recover_stalled_builds": ("default", "STALL_CHECK_INTERVAL"),
+    "releases.jobs.tick": ("deploys", "RELEASE_TICK_INTERVAL"),
+    "releases.jobs.check_drift": ("default", "DRIFT_CHECK_INTERVAL"),
 }
 
 

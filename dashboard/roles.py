@@ -19,6 +19,9 @@ VIEW_ALL = [
     "builds.view_application",
     "builds.view_build",
     "builds.view_image",
+    "releases.view_environment",
+    "releases.view_release",
+    "releases.view_schedule",
 ]
 
 # role slug -> (group name, permissions as "app_label.codename")
@@ -33,6 +36,7 @@ ROLES: dict[str, tuple[str, list[str]]] = {
             "models_registry.change_modelversion_status",
             "models_registry.sync_model_store",
             "builds.trigger_build",
+            "releases.add_release",
         ],
     ),
     "release-manager": (
@@ -45,9 +49,15 @@ ROLES: dict[str, tuple[str, list[str]]] = {
             "builds.trigger_build",
             "builds.cancel_build",
             "builds.sync_images",
+            "releases.add_release",
+            "releases.approve_release",
+            "releases.schedule_release",
+            "releases.rollback_release",
+            "releases.add_environment",
+            "releases.change_environment",
         ],
     ),
-    "on-call": ("On-call", [*VIEW_ALL]),
+    "on-call": ("On-call", [*VIEW_ALL, "releases.rollback_release"]),
 }
 ADMIN_ROLE = "admin"
 ROLE_CHOICES = (*ROLES, ADMIN_ROLE)

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "dashboard",
     "models_registry",
     "builds",
+    "releases",
 ]
 
 MIDDLEWARE = [
@@ -168,6 +169,11 @@ STALL_CHECK_INTERVAL = 60
 GIT_POLL_INTERVAL = env_int("GIT_POLL_INTERVAL", 60, minimum=0)
 TAG_SYNC_INTERVAL = env_int("TAG_SYNC_INTERVAL", 300, minimum=0)
 PUBLIC_URL = env_str("PUBLIC_URL", "").rstrip("/")
+
+# --- Releases ---------------------------------------------------------------------------------
+DEPLOY_LEASE_SECONDS = env_int("DEPLOY_LEASE_SECONDS", 30, minimum=5)
+RELEASE_TICK_INTERVAL = env_int("RELEASE_TICK_INTERVAL", 15, minimum=1)
+DRIFT_CHECK_INTERVAL = env_int("DRIFT_CHECK_INTERVAL", 120, minimum=0)
 
 # --- Auth, API -------------------------------------------------------------------------------
 LOGIN_URL = "login"

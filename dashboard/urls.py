@@ -12,6 +12,7 @@ api_v1 = [
     path("jobs/<int:pk>/", api_views.JobRunDetailView.as_view(), name="api-job"),
     path("", include("models_registry.api_urls")),
     path("", include("builds.api_urls")),
+    path("", include("releases.api_urls")),
 ]
 
 urlpatterns = [
@@ -23,6 +24,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job"),
     path("models/", include("models_registry.urls")),
     path("", include("builds.urls")),
+    path("", include("releases.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/rq/", include("django_rq.urls")),

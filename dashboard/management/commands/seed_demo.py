@@ -36,6 +36,7 @@ class Command(BaseCommand):
             create_user_with_role(username, role, password)
         seed_demo_model()
         seed_demo_application()
+        seed_demo_environments()
         self.stdout.write(self.style.SUCCESS("Demo users (user name: role):"))
         for username, role in DEMO_USERS:
             self.stdout.write(f"  {username:<10} {role}")
@@ -68,6 +69,48 @@ def seed_demo_application() -> None:
             "test_command": "python3 -m unittest discover -s tests",
             "command": "python3 serve.py",
             "port": 8080,
+        },
+        actor=SEED_ACTOR,
+    )
+
+
+DEMO_PORTS = {"staging": 8101, "prod": 8102}
+
+
+def seed_demo_environments() -> None:
+    """staging (one approval) and prod (two approvals, after staging) on the local target."""
+    from django.contrib.auth.models import Group
+
+    from builds.models import Application
+    from releases import services as release_services
+    from releases.models import Environment
+
+    application = Application.objects.filter(name=DEMO_APP).first()
+    if application is None or application.environments.exists():
+        return
+    managers = Group.objects.get(name="Release manager")
+    staging = release_services.create_environment(
+        {
+            "application": application,
+            "name": "staging",
+            "order": 1,
+            "target_kind": Environment.TargetKind.LOCAL,
+            "target_config": {"port": DEMO_PORTS["staging"]},
+            "required_approvals": 1,
+            "approver_group": managers,
+        },
+        actor=SEED_ACTOR,
+    )
+    release_services.create_environment(
+        {
+            "application": application,
+            "name": "prod",
+            "order": 2,
+            "previous": staging,
+            "target_kind": Environment.TargetKind.LOCAL,
+            "target_config": {"port": DEMO_PORTS["prod"]},
+            "required_approvals": 2,
+            "approver_group": managers,
         },
         actor=SEED_ACTOR,
     )

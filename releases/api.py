@@ -1,0 +1,310 @@
+"""REST API of releases: /api/v1/environments/, releases/, schedules/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from builds.models import Build, Image
+from dashboard.api import HasRolePermission
+from dashboard.errors import NotFoundError, ServiceError
+from releases import services
+from releases.diff import release_diff
+from releases.models import Environment, FreezeWindow, Release, Schedule
+from releases.serializers import (
+    DecisionSerializer,
+    EnvironmentSerializer,
+    FreezeWindowSerializer,
+    ReleaseCreateSerializer,
+    ReleaseSerializer,
+    RollbackSerializer,
+    RolloutEventSerializer,
+    ScheduleSerializer,
+)
+
+VIEW_ENVIRONMENTS = "releases.view_environment"
+VIEW_RELEASES = "releases.view_release"
+
+
+def environments() -> QuerySet[Environment]:
+    return Environment.objects.select_related(
+        "application", "previous", "current_release__image", "current_release__model_version__model"
+    ).prefetch_related("freeze_windows")
+
+
+def releases() -> QuerySet[Release]:
+    return Release.objects.select_related(
+        "environment__application", "image", "model_version__model", "requested_by"
+    ).prefetch_related("approvals__approver")
+
+
+def _environment_fields(data: dict[str, Any], application: Any) -> dict[str, Any]:
+    fields = dict(data)
+    previous_name = fields.pop("previous_environment", None)
+    if previous_name:
+        previous = Environment.objects.filter(application=application, name=previous_name).first()
+        if previous is None:
+            raise ServiceError(f"{application} has no environment named {previous_name!r}.", field="previous")
+        fields["previous"] = previous
+    elif previous_name == "":
+        fields["previous"] = None
+    return fields
+
+
+@extend_schema(parameters=[OpenApiParameter("application", str)])
+class EnvironmentListView(generics.ListCreateAPIView):
+    serializer_class = EnvironmentSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_ENVIRONMENTS, "POST": "releases.add_environment"}
+
+    def get_queryset(self) -> QuerySet[Environment]:
+        application = self.request.query_params.get("application")
+        return environments().filter(application__name=application) if application else environments()
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = _environment_fields(serializer.validated_data, serializer.validated_data["application"])
+        environment = services.create_environment(fields, actor=request.user)
+        return Response(self.get_serializer(environment).data, status=status.HTTP_201_CREATED)
+
+
+class EnvironmentDetailView(generics.RetrieveUpdateAPIView):
+    serializer_class = EnvironmentSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {
+        "GET": VIEW_ENVIRONMENTS,
+        "PATCH": "releases.change_environment",
+        "PUT": "releases.change_environment",
+    }
+
+    def get_queryset(self) -> QuerySet[Environment]:
+        return environments()
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        environment = self.get_object()
+        serializer = self.get_serializer(environment, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = {k: v for k, v in serializer.validated_data.items() if k not in ("application", "name")}
+        environment = services.update_environment(
+            environment, _environment_fields(data, environment.application), actor=request.user
+        )
+        return Response(self.get_serializer(environments().get(pk=environment.pk)).data)
+
+
+class FreezeWindowListView(APIView):
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_ENVIRONMENTS, "POST": "releases.change_environment"}
+
+    @extend_schema(request=FreezeWindowSerializer, responses={201: FreezeWindowSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        environment = get_object_or_404(Environment, pk=pk)
+        serializer = FreezeWindowSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        window = services.add_freeze_window(environment, dict(serializer.validated_data), actor=request.user)
+        return Response(FreezeWindowSerializer(window).data, status=status.HTTP_201_CREATED)
+
+
+class FreezeWindowDetailView(APIView):
+    permission_classes = [HasRolePermission]
+    required_permissions = {"DELETE": "releases.change_environment"}
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int, window_id: int) -> Response:
+        window = get_object_or_404(FreezeWindow, pk=window_id, environment_id=pk)
+        services.delete_freeze_window(window, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("application", str),
+        OpenApiParameter("environment", int),
+        OpenApiParameter("state", str),
+    ]
+)
+class ReleaseListView(generics.ListCreateAPIView):
+    """List releases, or request one for an environment from a succeeded build or an image."""
+
+    serializer_class = ReleaseSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_RELEASES, "POST": "releases.add_release"}
+
+    def get_queryset(self) -> QuerySet[Release]:
+        params, queryset = self.request.query_params, releases()
+        if params.get("application"):
+            queryset = queryset.filter(environment__application__name=params["application"])
+        if params.get("environment", "").isdigit():
+            queryset = queryset.filter(environment_id=int(params["environment"]))
+        if params.get("state"):
+            queryset = queryset.filter(state=params["state"])
+        return queryset
+
+    @extend_schema(request=ReleaseCreateSerializer, responses={201: ReleaseSerializer})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = ReleaseCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        environment = Environment.objects.filter(pk=data["environment"]).select_related("application").first()
+        if environment is None:
+            raise NotFoundError(f"No environment #{data['environment']}.")
+        build = image = None
+        if data.get("build"):
+            build = Build.objects.select_related("image").filter(pk=data["build"]).first()
+            if build is None:
+                raise NotFoundError(f"No build #{data['build']}.")
+        else:
+            image = Image.objects.filter(pk=data["image"]).first()
+            if image is None:
+                raise NotFoundError(f"No image #{data['image']}.")
+        if data.get("scheduled_for") and not request.user.has_perm("releases.schedule_release"):
+            raise ServiceError("Your role does not allow scheduling releases.")
+        release = services.request_release(
+            environment,
+            build=build,
+            image=image,
+            actor=request.user,
+            scheduled_for=data.get("scheduled_for"),
+            note=data["note"],
+        )
+        return Response(ReleaseSerializer(releases().get(pk=release.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class ReleaseDetailView(generics.RetrieveAPIView):
+    serializer_class = ReleaseSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_RELEASES}
+
+    def get_queryset(self) -> QuerySet[Release]:
+        return releases()
+
+
+class ReleaseActionView(APIView):
+    permission_classes = [HasRolePermission]
+    serializer_class = DecisionSerializer
+
+    def act(self, request: Request, release: Release, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    @extend_schema(responses=ReleaseSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        serializer = self.serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        release = self.act(request, services.get_release(pk), serializer.validated_data)
+        return Response(ReleaseSerializer(releases().get(pk=release.pk)).data)
+
+
+class ApproveView(ReleaseActionView):
+    required_permissions = {"POST": "releases.approve_release"}
+
+    @extend_schema(request=DecisionSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request: Request, release: Release, data: dict[str, Any]) -> Release:
+        return services.approve(release, actor=request.user, comment=data["comment"])
+
+
+class RejectView(ReleaseActionView):
+    required_permissions = {"POST": "releases.approve_release"}
+
+    @extend_schema(request=DecisionSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request: Request, release: Release, data: dict[str, Any]) -> Release:
+        return services.reject(release, actor=request.user, comment=data["comment"])
+
+
+class CancelView(ReleaseActionView):
+    required_permissions = {"POST": "releases.add_release"}
+
+    @extend_schema(request=DecisionSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request: Request, release: Release, data: dict[str, Any]) -> Release:
+        return services.cancel(release, actor=request.user, reason=data["comment"])
+
+
+class RollbackView(ReleaseActionView):
+    """Roll the release's environment back to the release before it (needs no approval)."""
+
+    required_permissions = {"POST": "releases.rollback_release"}
+    serializer_class = RollbackSerializer
+
+    @extend_schema(request=RollbackSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request: Request, release: Release, data: dict[str, Any]) -> Release:
+        environment = release.environment
+        if environment.current_release_id != release.pk:
+            raise ServiceError(
+                f"Release #{release.pk} is not what runs in {environment}; roll back the current one."
+            )
+        return services.rollback(environment, actor=request.user, reason=data["reason"])
+
+
+class ReleaseEventsView(APIView):
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_RELEASES}
+
+    @extend_schema(responses=RolloutEventSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        release = services.get_release(pk)
+        return Response(RolloutEventSerializer(release.events.all(), many=True).data)
+
+
+class ReleaseDiffView(APIView):
+    """What changes against what runs now: commits, model version with metric deltas, digests."""
+
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_RELEASES}
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(release_diff(services.get_release(pk)))
+
+
+class ScheduleListView(generics.ListCreateAPIView):
+    serializer_class = ScheduleSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_RELEASES, "POST": "releases.schedule_release"}
+    queryset = Schedule.objects.select_related("environment__application", "owner")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        schedule = services.save_schedule(
+            Schedule(owner=request.user), dict(serializer.validated_data), actor=request.user
+        )
+        return Response(self.get_serializer(schedule).data, status=status.HTTP_201_CREATED)
+
+
+class ScheduleDetailView(generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = ScheduleSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {
+        "GET": VIEW_RELEASES,
+        "PATCH": "releases.schedule_release",
+        "PUT": "releases.schedule_release",
+        "DELETE": "releases.schedule_release",
+    }
+    queryset = Schedule.objects.select_related("environment__application", "owner")
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        schedule = self.get_object()
+        serializer = self.get_serializer(schedule, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        schedule = services.save_schedule(schedule, dict(serializer.validated_data), actor=request.user)
+        return Response(self.get_serializer(schedule).data)
+
+    def perform_destroy(self, instance: Schedule) -> None:
+        services.delete_schedule(instance, actor=self.request.user)

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from builds.models import Application
+from releases import scheduling
+from releases.models import Approval, Environment, FreezeWindow, Release, RolloutEvent, Schedule
+
+
+class FreezeWindowSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FreezeWindow
+        fields = ["id", "reason", "start", "end", "cron", "duration_minutes", "timezone", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    application = serializers.SlugRelatedField(slug_field="name", queryset=Application.objects.all())
+    previous = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    previous_environment = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    current_release = serializers.PrimaryKeyRelatedField(read_only=True)
+    active_release = serializers.PrimaryKeyRelatedField(read_only=True)
+    current_image = serializers.CharField(
+        source="current_release.image.reference", read_only=True, default=None
+    )
+    current_model_version = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    freeze_windows = FreezeWindowSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Environment
+        fields = [
+            "id",
+            "application",
+            "name",
+            "order",
+            "previous",
+            "previous_environment",
+            "soak_minutes",
+            "target_kind",
+            "target_config",
+            "required_approvals",
+            "allow_self_approval",
+            "approval_validity_hours",
+            "auto_rollback",
+            "rollout_timeout",
+            "current_release",
+            "current_image",
+            "current_model_version",
+            "active_release",
+            "url",
+            "drift",
+            "drift_checked_at",
+            "freeze_windows",
+        ]
+        read_only_fields = ["drift", "drift_checked_at"]
+        extra_kwargs = {"name": {"validators": []}}
+
+    def get_current_model_version(self, obj: Environment) -> str | None:
+        release = obj.current_release
+        return str(release.model_version) if release and release.model_version else None
+
+    def get_url(self, obj: Environment) -> str | None:
+        if obj.target_kind == Environment.TargetKind.LOCAL and isinstance(obj.target_config.get("port"), int):
+            return f"http://127.0.0.1:{obj.target_config['port']}/"
+        return obj.target_config.get("app_url") or None
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    approver = serializers.CharField(source="approver.username")
+
+    class Meta:
+        model = Approval
+        fields = ["approver", "decision", "digest", "comment", "created_at"]
+
+
+class RolloutEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RolloutEvent
+        fields = ["at", "phase", "message", "detail"]
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    application = serializers.CharField(source="environment.application.name", read_only=True)
+    environment = serializers.CharField(source="environment.name", read_only=True)
+    environment_id = serializers.IntegerField(read_only=True)
+    image = serializers.CharField(source="image.reference", read_only=True)
+    model = serializers.CharField(source="model_version.model.name", read_only=True, default=None)
+    model_version = serializers.IntegerField(source="model_version.version", read_only=True, default=None)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None)
+    approvals = ApprovalSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Release
+        fields = [
+            "id",
+            "application",
+            "environment",
+            "environment_id",
+            "kind",
+            "state",
+            "state_reason",
+            "image",
+            "digest",
+            "model",
+            "model_version",
+            "commit",
+            "build",
+            "requested_by",
+            "requested_at",
+            "note",
+            "scheduled_for",
+            "schedule",
+            "rollback_of",
+            "previous_release",
+            "break_glass_reason",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "progress",
+            "approvals",
+        ]
+        read_only_fields = fields
+
+
+class ReleaseCreateSerializer(serializers.Serializer):
+    environment = serializers.IntegerField(help_text="environment id")
+    build = serializers.IntegerField(required=False, help_text="a succeeded build id")
+    image = serializers.IntegerField(required=False, help_text="an image id")
+    scheduled_for = serializers.DateTimeField(required=False, help_text="deploy at this time once approved")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    def validate(self, attrs: dict) -> dict:
+        if bool(attrs.get("build")) == bool(attrs.get("image")):
+            raise serializers.ValidationError("Name exactly one of 'build' or 'image'.")
+        return attrs
+
+
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RollbackSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    environment = serializers.PrimaryKeyRelatedField(queryset=Environment.objects.all())
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    next_slot = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Schedule
+        fields = [
+            "id",
+            "environment",
+            "cron",
+            "timezone",
+            "policy",
+            "enabled",
+            "owner",
+            "owner_approves",
+            "prepare_minutes",
+            "grace_minutes",
+            "next_slot",
+            "evaluated_until",
+            "created_at",
+        ]
+        read_only_fields = ["owner", "evaluated_until", "created_at"]
+
+    def validate_cron(self, value: str) -> str:
+        try:
+            return scheduling.validate_cron(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate_timezone(self, value: str) -> str:
+        try:
+            scheduling.validate_timezone(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value
+
+    def get_next_slot(self, obj: Schedule) -> str | None:
+        from django.utils import timezone
+
+        try:
+            return scheduling.next_slot(obj.cron, obj.timezone, timezone.now()).isoformat()
+        except (ValueError, StopIteration):
+            return None

@@ -1,0 +1,175 @@
+"""Pages of environments and releases, the approvals inbox, and the release actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from dashboard.errors import ServiceError
+from releases import services
+from releases.api import environments, releases
+from releases.diff import release_diff
+from releases.forms import DecisionForm, FreezeWindowForm, RequestReleaseForm, ScheduleForm
+from releases.models import Environment, Release, Schedule
+from releases.serializers import EnvironmentSerializer
+
+VIEW_RELEASES = "releases.view_release"
+
+
+def _form_error(form: Any, exc: ServiceError) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+@login_required
+@permission_required("releases.view_environment", raise_exception=True)
+def environment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    environment = get_object_or_404(environments(), pk=pk)
+    form = RequestReleaseForm(request.POST or None, environment=environment)
+    if request.method == "POST":
+        if not request.user.has_perm("releases.add_release"):
+            return render(request, "403.html", status=403)
+        if form.is_valid():
+            try:
+                if form.cleaned_data["scheduled_for"] and not request.user.has_perm(
+                    "releases.schedule_release"
+                ):
+                    raise ServiceError("Your role does not allow scheduling releases.", field="scheduled_for")
+                release = services.request_release(
+                    environment,
+                    build=form.cleaned_data["build"],
+                    actor=request.user,
+                    scheduled_for=form.cleaned_data["scheduled_for"],
+                    note=form.cleaned_data["note"],
+                )
+            except ServiceError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(request, f"Release #{release.pk} requested ({release.state}).")
+                return redirect(release)
+    history = releases().filter(environment=environment)[:30]
+    context = {
+        "environment": environment,
+        "url": EnvironmentSerializer().get_url(environment),
+        "form": form,
+        "history": history,
+        "schedules": environment.schedules.select_related("owner"),
+        "schedule_form": ScheduleForm(),
+        "freeze_form": FreezeWindowForm(),
+        "frozen": services.active_freeze(environment),
+    }
+    return render(request, "releases/environment_detail.html", context)
+
+
+@login_required
+@require_POST
+def environment_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    environment = get_object_or_404(Environment, pk=pk)
+    handlers = {
+        "rollback": ("releases.rollback_release", _rollback),
+        "schedule": ("releases.schedule_release", _add_schedule),
+        "freeze": ("releases.change_environment", _add_freeze),
+    }
+    if action not in handlers or not request.user.has_perm(handlers[action][0]):
+        return render(request, "403.html", status=403)
+    try:
+        handlers[action][1](request, environment)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect(environment)
+
+
+def _rollback(request: HttpRequest, environment: Environment) -> None:
+    release = services.rollback(environment, actor=request.user, reason=request.POST.get("reason", ""))
+    messages.success(request, f"Rollback queued as release #{release.pk}.")
+
+
+def _add_schedule(request: HttpRequest, environment: Environment) -> None:
+    form = ScheduleForm(request.POST)
+    if not form.is_valid():
+        raise ServiceError(
+            "Schedule not saved: " + "; ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items())
+        )
+    fields = {**form.cleaned_data, "environment": environment}
+    schedule = services.save_schedule(Schedule(owner=request.user), fields, actor=request.user)
+    messages.success(request, f"Schedule saved: {schedule}.")
+
+
+def _add_freeze(request: HttpRequest, environment: Environment) -> None:
+    form = FreezeWindowForm(request.POST)
+    if not form.is_valid():
+        raise ServiceError(
+            "Freeze window not saved: " + "; ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items())
+        )
+    services.add_freeze_window(environment, form.cleaned_data, actor=request.user)
+    messages.success(request, "Freeze window added.")
+
+
+@login_required
+@permission_required(VIEW_RELEASES, raise_exception=True)
+def release_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(releases(), 50).get_page(request.GET.get("page"))
+    return render(request, "releases/release_list.html", {"page": page})
+
+
+@login_required
+@permission_required(VIEW_RELEASES, raise_exception=True)
+def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    release = get_object_or_404(releases(), pk=pk)
+    if request.htmx and request.GET.get("part") == "progress":
+        return render(request, "releases/_progress.html", {"release": release})
+    context = {
+        "release": release,
+        "diff": release_diff(release),
+        "valid_approvals": services.valid_approvals(release),
+        "approval_refusal": services.can_approve(release, request.user),
+        "form": DecisionForm(),
+    }
+    return render(request, "releases/release_detail.html", context)
+
+
+ACTIONS = {
+    "approve": "releases.approve_release",
+    "reject": "releases.approve_release",
+    "cancel": "releases.add_release",
+    "rollback": "releases.rollback_release",
+    "break-glass": "releases.break_glass",
+}
+
+
+@login_required
+@require_POST
+def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    release = services.get_release(pk)
+    if action not in ACTIONS or not request.user.has_perm(ACTIONS[action]):
+        return render(request, "403.html", status=403)
+    comment = request.POST.get("comment", "")
+    try:
+        if action == "approve":
+            services.approve(release, actor=request.user, comment=comment)
+        elif action == "reject":
+            services.reject(release, actor=request.user, comment=comment)
+        elif action == "cancel":
+            services.cancel(release, actor=request.user, reason=comment)
+        elif action == "rollback":
+            release = services.rollback(release.environment, actor=request.user, reason=comment)
+        else:
+            services.allow_break_glass(release, actor=request.user, reason=comment)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Done: {action}.")
+    return redirect(release)
+
+
+@login_required
+@permission_required("releases.approve_release", raise_exception=True)
+def approvals_inbox(request: HttpRequest) -> HttpResponse:
+    waiting = releases().filter(state=Release.State.REQUESTED).order_by("requested_at")
+    rows = [(release, services.can_approve(release, request.user)) for release in waiting]
+    return render(request, "releases/approvals.html", {"rows": rows})

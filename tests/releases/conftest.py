@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+
+from builds.models import Build
+from dashboard import jobrunner
+from dashboard.models import JobRun
+from releases import services as release_services
+from releases.models import Environment
+from releases.targets import target_for
+from tests.builds.conftest import app_repo, application, churn_model, embedded_registry  # noqa: F401
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_jobs(name: str | None = None) -> None:
+    """Run queued job runs in this process (what a worker would do), oldest first, until none is left."""
+    while True:
+        queued = JobRun.objects.filter(status__in=["queued", "retrying"]).order_by("pk")
+        if name:
+            queued = queued.filter(name=name)
+        run = queued.first()
+        if run is None:
+            return
+        jobrunner.execute(run.pk)
+
+
+def build_image(application: Any, actor: Any, **kwargs: Any) -> Build:
+    from builds import services as build_services
+
+    build, _ = build_services.request_build(application, actor=actor, **kwargs)
+    run_jobs("builds.jobs.run_build")
+    build.refresh_from_db()
+    assert build.state == "succeeded", (build.failure_reason, build.log[-1500:])
+    return build
+
+
+@pytest.fixture
+def environments(application: Any, manager: Any, settings: Any, tmp_path: Any) -> Any:
+    settings.VAR_DIR = tmp_path / "var"
+    managers = Group.objects.get(name="Release manager")
+    staging = release_services.create_environment(
+        {
+            "application": application,
+            "name": "staging",
+            "order": 1,
+            "target_config": {"port": free_port(), "health_timeout": 30},
+            "required_approvals": 1,
+            "approver_group": managers,
+        },
+        actor=manager,
+    )
+    prod = release_services.create_environment(
+        {
+            "application": application,
+            "name": "prod",
+            "order": 2,
+            "previous": staging,
+            "target_config": {"port": free_port(), "health_timeout": 30},
+            "required_approvals": 2,
+            "approver_group": managers,
+        },
+        actor=manager,
+    )
+    yield staging, prod
+    for environment in Environment.objects.filter(target_kind="local"):
+        try:
+            target_for(environment).stop()
+        except Exception:  # the environment may never have started
+            pass
