@@ -71,10 +71,29 @@ def enqueue(
 
 def enqueue_once(func: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> JobRun | None:
     """Enqueue unless a run of the same job with the same arguments is still active."""
+    forget_lost_runs(_dotted(func))
     active = JobRun.objects.filter(name=_dotted(func), args=list(args), status__in=JobRun.ACTIVE)
     if active.exists():
         return None
     return enqueue(func, *args, **kwargs)
+
+
+def forget_lost_runs(name: str) -> int:
+    """Fail runs that cannot still be alive: running, or waiting, for longer than a job may take.
+
+    A worker killed mid-job (or a Redis that lost its queue) leaves its run active forever;
+    without this, ``enqueue_once`` would never queue that job again.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_TIMEOUT + 60)
+    lost = JobRun.objects.filter(name=name, status__in=JobRun.ACTIVE).filter(
+        models.Q(status=JobRun.Status.RUNNING, heartbeat_at__lt=cutoff)
+        | models.Q(status=JobRun.Status.QUEUED, enqueued_at__lt=cutoff)
+    )
+    return lost.update(
+        status=JobRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error="lost: no worker finished it within JOB_TIMEOUT (the worker stopped or the queue was lost)",
+    )
 
 
 def push(run: JobRun, delay: float | None = None) -> None:

@@ -42,7 +42,7 @@ def test_the_same_inputs_return_the_existing_build(as_manager, application, app_
 def test_a_chosen_commit_and_model_version(as_manager, application, app_repo, churn_model, scientist):
     old = app_repo.head
     app_repo.commit("second")
-    from tests.builds.conftest import sample_model_bytes
+    from tests.fixtures.apps import sample_model_bytes
     from tests.registry.helpers import upload
 
     model_services.register_uploaded_version(

@@ -6,7 +6,7 @@ from builds import jobs
 from builds.models import Build
 from dashboard.models import JobRun
 from models_registry import services as model_services
-from tests.builds.conftest import sample_model_bytes
+from tests.fixtures.apps import sample_model_bytes
 from tests.registry.helpers import upload
 
 pytestmark = pytest.mark.django_db

@@ -111,3 +111,17 @@ def test_the_jobs_page_shows_runs_and_errors(client, scientist):
     assert "registry answered 401" in detail
     api = client.get(f"/api/v1/jobs/{run.pk}/").json()
     assert api["status"] == "failed"
+
+
+def test_a_run_lost_with_its_worker_does_not_block_the_job_forever(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stuck = jobrunner.enqueue_once(sample_jobs.add, 5, 5)
+    long_ago = timezone.now() - timedelta(seconds=settings.JOB_TIMEOUT + 120)
+    JobRun.objects.filter(pk=stuck.pk).update(status="running", started_at=long_ago, heartbeat_at=long_ago)
+    fresh = jobrunner.enqueue_once(sample_jobs.add, 5, 5)
+    assert fresh is not None and fresh.pk != stuck.pk
+    stuck.refresh_from_db()
+    assert stuck.status == "failed" and stuck.error.startswith("lost")

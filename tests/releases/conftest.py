@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import socket
 from typing import Any
 
@@ -12,7 +13,6 @@ from dashboard.models import JobRun
 from releases import services as release_services
 from releases.models import Environment
 from releases.targets import target_for
-from tests.builds.conftest import app_repo, application, churn_model, embedded_registry  # noqa: F401
 
 
 def free_port() -> int:
@@ -72,7 +72,5 @@ def environments(application: Any, manager: Any, settings: Any, tmp_path: Any) -
     )
     yield staging, prod
     for environment in Environment.objects.filter(target_kind="local"):
-        try:
+        with contextlib.suppress(Exception):  # the environment may never have started
             target_for(environment).stop()
-        except Exception:  # the environment may never have started
-            pass

@@ -16,7 +16,7 @@ from dashboard.models import AuditEvent
 from models_registry import services as model_services
 from releases import scheduler
 from releases.models import Release, Schedule, ScheduleRun
-from tests.builds.conftest import sample_model_bytes
+from tests.fixtures.apps import sample_model_bytes
 from tests.registry.helpers import upload
 from tests.releases.conftest import build_image, run_jobs
 

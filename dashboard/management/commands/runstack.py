@@ -28,7 +28,7 @@ def processes() -> dict[str, str]:
     return {
         "web": web,
         "worker-deploys": f"{manage} rqworker deploys default --with-scheduler",
-        "worker-builds": f"{manage} rqworker builds default",
+        "worker-builds": f"{manage} rqworker builds default --with-scheduler",
         "scheduler": f"{manage} rqcron dashboard.cron",
     }
 
