@@ -39,7 +39,7 @@ def evaluate(schedule: Schedule, now: datetime) -> list[str]:
     if schedule.prepare_minutes:
         lead = timedelta(minutes=schedule.prepare_minutes)
         for slot in scheduling.slots_between(schedule.cron, schedule.timezone, since + lead, now + lead):
-            notes.append(prepare(schedule, slot))
+            notes.append(prepare(schedule, slot, now))
     grace_start = max(since, now - timedelta(minutes=schedule.grace_minutes))
     # The latest slot within the grace period runs; earlier ones (listed up to the helper's cap,
     # so a long outage of a frequent schedule records its first slots only) were missed.
@@ -50,7 +50,7 @@ def evaluate(schedule: Schedule, now: datetime) -> list[str]:
             _claim(schedule, slot, ScheduleRun.Outcome.MISSED, "the scheduler was not running at the slot")
         )
     if recent:
-        notes.append(fire(schedule, recent[-1]))
+        notes.append(fire(schedule, recent[-1], now))
     Schedule.objects.filter(pk=schedule.pk).update(evaluated_until=now)
     return [n for n in notes if n]
 
@@ -80,7 +80,7 @@ def pick_candidate(schedule: Schedule) -> Image | None:
     return build.image if build else None
 
 
-def why_skip(environment: Environment, image: Image | None) -> str:
+def why_skip(environment: Environment, image: Image | None, now: datetime) -> str:
     if image is None:
         return "no candidate matches the policy"
     current = environment.current_release
@@ -88,17 +88,20 @@ def why_skip(environment: Environment, image: Image | None) -> str:
         return "nothing new: the candidate already runs"
     if environment.active_release_id or environment.releases.filter(state=Release.State.QUEUED).exists():
         return "a deployment is running or queued"
-    freeze = services.active_freeze(environment)
+    freeze = services.active_freeze(environment, now)
     if freeze is not None:
         return f"frozen: {freeze.reason}"
     return ""
 
 
-def prepare(schedule: Schedule, slot: datetime) -> str:
+def prepare(schedule: Schedule, slot: datetime, now: datetime) -> str:
     """Request the slot's candidate ahead of time so approvals can be collected."""
     environment = schedule.environment
     image = pick_candidate(schedule)
-    if why_skip(environment, image) or Release.objects.filter(schedule=schedule, scheduled_for=slot).exists():
+    if (
+        why_skip(environment, image, now)
+        or Release.objects.filter(schedule=schedule, scheduled_for=slot).exists()
+    ):
         return ""
     try:
         with transaction.atomic():
@@ -117,13 +120,13 @@ def prepare(schedule: Schedule, slot: datetime) -> str:
     return f"{schedule}: release #{release.pk} prepared for {slot:%Y-%m-%d %H:%M}Z"
 
 
-def fire(schedule: Schedule, slot: datetime) -> str:
+def fire(schedule: Schedule, slot: datetime, now: datetime) -> str:
     prepared = Release.objects.filter(schedule=schedule, scheduled_for=slot).first()
     if prepared is not None:
         return _fire_prepared(schedule, slot, prepared)
     environment = Environment.objects.get(pk=schedule.environment_id)
     image = pick_candidate(schedule)
-    reason = why_skip(environment, image)
+    reason = why_skip(environment, image, now)
     if reason:
         return _claim(schedule, slot, ScheduleRun.Outcome.SKIPPED, reason)
     try:

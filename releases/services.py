@@ -348,6 +348,7 @@ def rollback(
     environment: Environment, *, actor: Actor, reason: str = "", failed: Release | None = None
 ) -> Release:
     """Redeploy the previous good release; needs no approval and is allowed during a freeze."""
+    environment = Environment.objects.select_related("current_release").get(pk=environment.pk)
     current = failed or environment.current_release
     target = previous_good(environment, before=current)
     if target is None:

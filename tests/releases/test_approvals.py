@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from dashboard.errors import ConflictError, ForbiddenError
+from dashboard.models import AuditEvent, JobRun
+from models_registry import services as model_services
+from releases import deployer, services
+from releases.models import Approval, Release
+from tests.releases.helpers import candidate, environment, mark_succeeded
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staging(application, manager):
+    return environment(application, "staging", actor=manager)
+
+
+@pytest.fixture
+def image(application, churn_model):
+    return candidate(application, churn_model.versions.get(), "img-a")
+
+
+def test_one_approval_from_someone_else_queues_the_release(staging, image, scientist, manager):
+    release = services.request_release(staging, image=image, actor=scientist)
+    assert release.state == "requested"
+    services.approve(release, actor=manager, comment="ok")
+    release.refresh_from_db()
+    assert release.state == "queued"
+    assert JobRun.objects.filter(name="releases.jobs.process_environment", args=[staging.pk]).exists()
+    actions = list(
+        AuditEvent.objects.filter(object_type="releases.release")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions == ["release.request", "release.approve", "release.approved", "release.queued"]
+
+
+def test_the_requester_cannot_approve_their_own_release(staging, image, manager):
+    release = services.request_release(staging, image=image, actor=manager)
+    with pytest.raises(ForbiddenError, match="four-eyes"):
+        services.approve(release, actor=manager)
+    assert not Approval.objects.exists()
+
+
+def test_self_approval_when_the_environment_allows_it(staging, image, manager):
+    staging.allow_self_approval = True
+    staging.save()
+    release = services.request_release(staging, image=image, actor=manager)
+    services.approve(release, actor=manager)
+    release.refresh_from_db()
+    assert release.state == "queued"
+
+
+def test_an_approval_counts_once_per_person(application, image, scientist, manager, make_user):
+    prod = environment(application, "prod", actor=manager, required_approvals=2)
+    release = services.request_release(prod, image=image, actor=scientist)
+    services.approve(release, actor=manager)
+    with pytest.raises(ConflictError, match="once per person"):
+        services.approve(release, actor=manager)
+    release.refresh_from_db()
+    assert release.state == "requested"
+    services.approve(release, actor=make_user("manager2", "release-manager"))
+    release.refresh_from_db()
+    assert release.state == "queued"
+
+
+def test_only_the_approver_group_may_approve(staging, image, scientist, make_user):
+    outsider = make_user("ds2", "data-scientist")
+    release = services.request_release(staging, image=image, actor=scientist)
+    with pytest.raises(ForbiddenError):
+        services.approve(release, actor=outsider)
+
+
+def test_approvals_lapse_when_the_candidate_changes(application, churn_model, scientist, manager, make_user):
+    prod = environment(application, "prod", actor=manager, required_approvals=2)
+    version = churn_model.versions.get()
+    release = services.request_release(prod, image=candidate(application, version, "one"), actor=scientist)
+    services.approve(release, actor=manager)
+    services.change_candidate(release, candidate(application, version, "two"), actor=scientist)
+    release.refresh_from_db()
+    assert services.valid_approvals(release).count() == 0
+    services.approve(release, actor=make_user("manager2", "release-manager"))
+    release.refresh_from_db()
+    assert release.state == "requested"  # one valid approval of two: the old one was for another digest
+
+
+def test_old_approvals_expire_before_deploying(staging, image, scientist, manager):
+    release = services.request_release(staging, image=image, actor=scientist)
+    services.approve(release, actor=manager)
+    Approval.objects.update(created_at=timezone.now() - timedelta(hours=staging.approval_validity_hours + 1))
+    assert deployer.claim_next(staging.pk) is None
+    release.refresh_from_db()
+    assert release.state == "expired" and "lapsed" in release.state_reason
+
+
+def test_reject_and_cancel(staging, image, scientist, manager, make_user):
+    rejected = services.request_release(staging, image=image, actor=scientist)
+    services.reject(rejected, actor=manager, comment="not tonight")
+    rejected.refresh_from_db()
+    assert (rejected.state, rejected.state_reason) == ("rejected", "not tonight")
+    mine = services.request_release(staging, image=image, actor=scientist)
+    with pytest.raises(ForbiddenError):
+        services.cancel(mine, actor=make_user("ds2", "data-scientist"))
+    services.cancel(mine, actor=scientist)
+    mine.refresh_from_db()
+    assert mine.state == "cancelled"
+    with pytest.raises(ConflictError):
+        services.cancel(mine, actor=scientist)
+
+
+def test_a_blocked_model_version_cannot_be_released(staging, image, scientist, churn_model):
+    model_services.change_status(churn_model.versions.get(), "blocked", reason="leaks", actor=scientist)
+    image.refresh_from_db()
+    with pytest.raises(ConflictError, match="blocked"):
+        services.request_release(staging, image=image, actor=scientist)
+
+
+def test_promotion_needs_success_in_the_previous_environment_and_soak_time(
+    application, staging, image, scientist, manager
+):
+    prod = environment(application, "prod", actor=manager, previous=staging, soak_minutes=30)
+    with pytest.raises(ConflictError, match="not been released successfully to staging"):
+        services.request_release(prod, image=image, actor=scientist)
+    mark_succeeded(services.request_release(staging, image=image, actor=scientist))
+    with pytest.raises(ConflictError, match="soak time"):
+        services.request_release(prod, image=image, actor=scientist)
+    Release.objects.update(finished_at=timezone.now() - timedelta(minutes=31))
+    assert services.request_release(prod, image=image, actor=scientist).state == "requested"
+
+
+def test_one_deployment_at_a_time_in_order(staging, application, churn_model, scientist, manager):
+    version = churn_model.versions.get()
+    first = services.request_release(staging, image=candidate(application, version, "first"), actor=scientist)
+    second = services.request_release(
+        staging, image=candidate(application, version, "second"), actor=scientist
+    )
+    services.approve(first, actor=manager)
+    services.approve(second, actor=manager)
+    claimed = deployer.claim_next(staging.pk)
+    assert claimed.pk == first.pk and claimed.state == "deploying"
+    Release.objects.filter(pk=first.pk).update(lease_owner="another-worker")
+    assert deployer.claim_next(staging.pk) is None  # the environment is busy
+    second.refresh_from_db()
+    assert second.state == "queued"
+
+
+class TestFreeze:
+    @pytest.fixture
+    def frozen(self, staging, manager):
+        now = timezone.now()
+        services.add_freeze_window(
+            staging,
+            {"reason": "black friday", "start": now - timedelta(hours=1), "end": now + timedelta(hours=1)},
+            actor=manager,
+        )
+        return staging
+
+    def test_a_deploy_waits_during_a_freeze(self, frozen, image, scientist, manager):
+        release = services.request_release(frozen, image=image, actor=scientist)
+        services.approve(release, actor=manager)
+        assert deployer.claim_next(frozen.pk) is None
+        release.refresh_from_db()
+        assert release.state == "queued" and "frozen" in release.state_reason
+
+    def test_rollbacks_deploy_during_a_freeze(
+        self, frozen, application, churn_model, scientist, manager, oncall
+    ):
+        version = churn_model.versions.get()
+        old = mark_succeeded(
+            services.request_release(frozen, image=candidate(application, version, "old"), actor=scientist)
+        )
+        Release.objects.filter(pk=old.pk).update(finished_at=timezone.now() - timedelta(hours=2))
+        mark_succeeded(
+            services.request_release(frozen, image=candidate(application, version, "new"), actor=scientist)
+        )
+        rollback = services.rollback(frozen, actor=oncall, reason="errors")
+        claimed = deployer.claim_next(frozen.pk)
+        assert claimed.pk == rollback.pk and claimed.digest == old.digest
+
+    def test_break_glass_is_for_admins_and_audited(self, frozen, image, scientist, manager, admin_user):
+        release = services.request_release(frozen, image=image, actor=scientist)
+        services.approve(release, actor=manager)
+        with pytest.raises(ForbiddenError):
+            services.allow_break_glass(release, actor=manager, reason="hotfix")
+        services.allow_break_glass(release, actor=admin_user, reason="payment outage hotfix")
+        assert deployer.claim_next(frozen.pk).pk == release.pk
+        assert AuditEvent.objects.filter(
+            action="release.break_glass", actor_name=admin_user.username
+        ).exists()
+
+    def test_invalid_freeze_windows_are_refused(self, staging, manager):
+        from dashboard.errors import ServiceError
+
+        now = timezone.now()
+        with pytest.raises(ServiceError, match="Invalid freeze window"):
+            services.add_freeze_window(
+                staging, {"reason": "x", "start": now, "end": now - timedelta(hours=1)}, actor=manager
+            )
+        with pytest.raises(ServiceError, match="Invalid freeze window"):
+            services.add_freeze_window(
+                staging, {"reason": "x", "cron": "61 * * * *", "duration_minutes": 10}, actor=manager
+            )
