@@ -168,7 +168,6 @@ BUILD_STALL_SECONDS = env_int("BUILD_STALL_SECONDS", 300, minimum=30)
 STALL_CHECK_INTERVAL = 60
 GIT_POLL_INTERVAL = env_int("GIT_POLL_INTERVAL", 60, minimum=0)
 TAG_SYNC_INTERVAL = env_int("TAG_SYNC_INTERVAL", 300, minimum=0)
-PUBLIC_URL = env_str("PUBLIC_URL", "").rstrip("/")
 
 # --- Releases ---------------------------------------------------------------------------------
 DEPLOY_LEASE_SECONDS = env_int("DEPLOY_LEASE_SECONDS", 30, minimum=5)
