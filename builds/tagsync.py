@@ -9,6 +9,8 @@ distribution registry only tags never seen before are resolved.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -24,6 +26,7 @@ from integrations.registry import Registry, TagDetails
 logger = logging.getLogger(__name__)
 ACTOR = "job:sync_image_tags"
 BATCH = 500
+RESOLVE_THREADS = 8
 
 
 @dataclass
@@ -63,13 +66,33 @@ def sync_all() -> TagSyncReport:
     return report
 
 
-def _tag_digests(registry: Registry, repository: str, known: dict[str, str]) -> list[tuple[str, str]]:
-    """(tag, digest) pairs that are new or moved since the last sync."""
+def _resolve(registry: Registry, repository: str, tag: str) -> str | None:
+    try:
+        return registry.resolve(repository, tag)
+    except NotFound:
+        return None  # deleted between the listing and now
+
+
+def _tag_digests(
+    registry: Registry, repository: str, known: dict[str, str]
+) -> Iterator[list[tuple[str, str]]]:
+    """Batches of (tag, digest) pairs that are new or moved since the last sync.
+
+    Registries that list digests with tags are compared directly; otherwise each new tag is
+    resolved, a batch at a time in parallel (the cost is one round trip per tag).
+    """
     if isinstance(registry, TagDetails):
-        return [(t.tag, t.digest) for t in registry.tag_details(repository) if known.get(t.tag) != t.digest]
-    return [
-        (tag, registry.resolve(repository, tag)) for tag in registry.list_tags(repository) if tag not in known
-    ]
+        changed = (
+            (t.tag, t.digest) for t in registry.tag_details(repository) if known.get(t.tag) != t.digest
+        )
+        while batch := list(islice(changed, BATCH)):
+            yield batch
+        return
+    new_tags = (tag for tag in registry.list_tags(repository) if tag not in known)
+    with ThreadPoolExecutor(max_workers=RESOLVE_THREADS) as pool:
+        while tags := list(islice(new_tags, BATCH)):
+            digests = pool.map(lambda tag: _resolve(registry, repository, tag), tags)
+            yield [(tag, digest) for tag, digest in zip(tags, digests, strict=True) if digest]
 
 
 def sync_repository(repository: str, application: Application, report: TagSyncReport) -> None:
@@ -77,12 +100,11 @@ def sync_repository(repository: str, application: Application, report: TagSyncRe
     known = dict(ImageTag.objects.filter(repository=repository).values_list("tag", "image__digest"))
     report.tags_seen += len(known)
     try:
-        changes = iter(_tag_digests(registry, repository, known))
+        for batch in _tag_digests(registry, repository, known):  # each batch is saved before the next
+            images = _images_for(registry, repository, application, {digest for _, digest in batch}, report)
+            _save_tags(repository, batch, images, known, report)
     except NotFound:
         return  # nothing pushed to this repository yet
-    while batch := list(islice(changes, BATCH)):
-        images = _images_for(registry, repository, application, {digest for _, digest in batch}, report)
-        _save_tags(repository, batch, images, known, report)
 
 
 def _images_for(
