@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from dashboard.filters import AuditFilterForm
 from dashboard.models import AuditEvent, JobRun
 from models_registry.models import ModelVersion, RegisteredModel
+from releases.models import Environment, Release
 
 
 @login_required
@@ -22,6 +23,10 @@ def home(request: HttpRequest) -> HttpResponse:
         ],
         "recent_events": AuditEvent.objects.all()[:10],
         "recent_jobs": JobRun.objects.all()[:5],
+        "environments": Environment.objects.select_related(
+            "application", "active_release", "current_release__model_version__model", "current_release__image"
+        ).order_by("application__name", "order", "name"),
+        "waiting_approvals": Release.objects.filter(state=Release.State.REQUESTED).count(),
     }
     return render(request, "dashboard/home.html", context)
 

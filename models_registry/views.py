@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.db import models
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -129,7 +130,13 @@ def lineage(version: ModelVersion) -> dict[str, object]:
     builds = list(version.builds.select_related("application", "image").order_by("-created_at")[:50])
     built = {b.image_id for b in builds}
     others = [i for i in version.images.select_related("application")[:50] if i.pk not in built]
-    return {"builds": builds, "other_images": others}
+    running = [
+        r.environment
+        for r in version.releases.filter(environment__current_release=models.F("pk")).select_related(
+            "environment__application"
+        )
+    ]
+    return {"builds": builds, "other_images": others, "running_in": running}
 
 
 @login_required

@@ -77,5 +77,5 @@ def test_the_model_page_query_count_does_not_grow_with_versions(
         assert logged_in.get("/models/many/").status_code == 200
     with django_assert_max_num_queries(10):
         assert logged_in.get("/models/").status_code == 200
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(14):
         assert logged_in.get("/").status_code == 200
