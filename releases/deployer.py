@@ -126,11 +126,22 @@ class Lease(threading.Thread):
             connection.close()
 
 
-def record(release: Release, status: RolloutStatus) -> None:
-    """One observed change of the rollout, as it happens."""
-    detail = asdict(status)
-    RolloutEvent.objects.create(release=release, phase=status.phase, message=status.message, detail=detail)
-    Release.objects.filter(pk=release.pk).update(progress=detail, lease_expires_at=lease_until())
+class Recorder:
+    """Records each observed change of the rollout as it happens (a repeat of the last is skipped)."""
+
+    def __init__(self, release: Release) -> None:
+        self.release = release
+        self.last: dict | None = None
+
+    def __call__(self, status: RolloutStatus) -> None:
+        detail = asdict(status)
+        if detail == self.last:
+            return
+        self.last = detail
+        RolloutEvent.objects.create(
+            release=self.release, phase=status.phase, message=status.message, detail=detail
+        )
+        Release.objects.filter(pk=self.release.pk).update(progress=detail, lease_expires_at=lease_until())
 
 
 def deploy_request(release: Release) -> DeployRequest:
@@ -158,10 +169,11 @@ def deploy(release: Release) -> str:
     lease.start()
     try:
         target = target_for(environment)
+        record = Recorder(release)
         status = target.deploy(deploy_request(release))
-        record(release, status)
+        record(status)
         if not status.done:
-            status = target.watch(lambda s: record(release, s), timeout=environment.rollout_timeout)
+            status = target.watch(record, timeout=environment.rollout_timeout)
     except TemporaryError as exc:
         return _temporary(release, exc)
     except (IntegrationError, ServiceError) as exc:

@@ -57,3 +57,27 @@ def validate_target_config(kind: str, config: dict) -> dict:
             if not isinstance(config.get(key), str) or not config.get(key):
                 raise ServiceError(f'A Kubernetes target needs "{key}".', field="target_config")
     return config
+
+
+def resume_local_environments() -> list[str]:
+    """Serve each local environment's released version again (``make run`` starting)."""
+    notes = []
+    for environment in Environment.objects.filter(
+        target_kind=Environment.TargetKind.LOCAL, current_release__isnull=False
+    ):
+        try:
+            target_for(environment).start()
+        except Exception as exc:  # one broken environment must not stop the others
+            notes.append(f"{environment}: not resumed: {exc}")
+        else:
+            notes.append(f"{environment}: serving at {target_for(environment).url()}")
+    return notes
+
+
+def suspend_local_environments() -> None:
+    """Stop the local environments' processes but remember what they run (``make run`` stopping)."""
+    for environment in Environment.objects.filter(target_kind=Environment.TargetKind.LOCAL):
+        try:
+            target_for(environment).stop(keep_release=True)
+        except Exception:  # best effort on the way out; the next start cleans leftovers
+            continue

@@ -219,10 +219,12 @@ class LocalProcessTarget:
             )
         self._wait_for_supervisor(proc)
 
-    def stop(self, *, delete_files: bool = False) -> None:
+    def stop(self, *, delete_files: bool = False, keep_release: bool = False) -> None:
         """Stop the supervisor and every process it started; forget the deployed release.
 
-        Unpacked images and logs stay unless ``delete_files`` (the environment is deleted).
+        With ``keep_release`` the release is remembered, so ``start()`` serves it again later
+        (the dashboard's own processes stopping and starting). Unpacked images and logs stay
+        unless ``delete_files`` (the environment is deleted).
         """
         if not self.state_dir.exists():
             return
@@ -231,7 +233,7 @@ class LocalProcessTarget:
             if pid and supervisor_alive(self.state_dir):
                 self._end_supervisor(int(pid))
             kill_leftovers((read_json(self.state_dir / STATE_FILE) or {}).get("processes") or [])
-            for name in (DESIRED_FILE, STATE_FILE):
+            for name in (STATE_FILE,) if keep_release else (DESIRED_FILE, STATE_FILE):
                 (self.state_dir / name).unlink(missing_ok=True)
         if delete_files:
             shutil.rmtree(self.state_dir, ignore_errors=True)

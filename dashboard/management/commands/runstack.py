@@ -37,7 +37,11 @@ class Command(BaseCommand):
     help = "Run web server, workers and scheduler together (Ctrl-C stops all)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from releases.targets import resume_local_environments, suspend_local_environments
+
         redis = start_embedded_redis() if settings.USES_EMBEDDED_REDIS else None
+        for note in resume_local_environments():
+            self.stdout.write(note)
         manager = Manager(Printer(sys.stdout))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         for name, command in processes().items():
@@ -46,6 +50,7 @@ class Command(BaseCommand):
         try:
             manager.loop()
         finally:
+            suspend_local_environments()
             if redis is not None:
                 redis.shutdown()
         sys.exit(manager.returncode or 0)
