@@ -112,6 +112,8 @@ class AppState:
 
 class PredictionServer(ThreadingHTTPServer):
     daemon_threads = True
+    # The listen backlog: http.server's default of 5 resets connections under a burst of clients.
+    request_queue_size = 128
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
