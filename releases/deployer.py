@@ -135,9 +135,20 @@ class Recorder:
 
     def __call__(self, status: RolloutStatus) -> None:
         detail = asdict(status)
-        if detail == self.last:
+        seen = {
+            k: detail[k]
+            for k in (
+                "phase",
+                "message",
+                "ready_replicas",
+                "updated_replicas",
+                "available_replicas",
+                "pod_problems",
+            )
+        }
+        if seen == self.last:
             return
-        self.last = detail
+        self.last = seen
         RolloutEvent.objects.create(
             release=self.release, phase=status.phase, message=status.message, detail=detail
         )

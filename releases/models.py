@@ -150,7 +150,7 @@ class Release(models.Model):
         DEPLOYING = "deploying"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
-        ROLLED_BACK = "rolled_back", "rolled back"
+        ROLLED_BACK = "rolled_back", "Rolled back"
         REJECTED = "rejected"
         CANCELLED = "cancelled"
         EXPIRED = "expired"

@@ -50,11 +50,20 @@ def environment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             except ServiceError as exc:
                 _form_error(form, exc)
             else:
-                messages.success(request, f"Release #{release.pk} requested ({release.state}).")
+                waiting = (
+                    "waits for approval"
+                    if release.state == Release.State.REQUESTED
+                    else f"is {release.state}"
+                )
+                messages.success(request, f"Release #{release.pk} requested; it {waiting}.")
                 return redirect(release)
     history = releases().filter(environment=environment)[:30]
+    can_roll_back = (
+        environment.current_release is not None and services.previous_good(environment) is not None
+    )
     context = {
         "environment": environment,
+        "can_roll_back": can_roll_back,
         "url": EnvironmentSerializer().get_url(environment),
         "form": form,
         "history": history,
@@ -128,6 +137,8 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "diff": release_diff(release),
         "valid_approvals": services.valid_approvals(release),
         "approval_refusal": services.can_approve(release, request.user),
+        "can_roll_back": release.environment.current_release_id == release.pk
+        and services.previous_good(release.environment, before=release) is not None,
         "form": DecisionForm(),
     }
     return render(request, "releases/release_detail.html", context)

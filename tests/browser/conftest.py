@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+# Local-target environments (staging, prod on free ports, stopped at teardown) for release pages.
+from tests.releases.conftest import environments  # noqa: F401
+
 # Playwright's sync API keeps an asyncio loop running in this thread; Django would then
 # refuse database calls made by fixtures here (users, assertions after the fact).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -105,3 +108,34 @@ def screenshot() -> Callable[[Any, str], Path]:
         return path
 
     return take
+
+
+@pytest.fixture
+def login_as() -> Callable[[Any, Any], Any]:
+    """Log an existing user (e.g. the ``manager`` fixture) in through the login form.
+
+    ``login`` creates its user; this one is for users other fixtures already made, such as
+    the release manager who owns the ``application`` fixture.
+    """
+
+    def log_in(page: Any, user: Any) -> Any:
+        page.goto("/login/")
+        page.get_by_label("User name").fill(user.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(re.compile(r"^(?!.*/login/).*$"))
+        return user
+
+    return log_in
+
+
+def build_image(application: Any, actor: Any, **kwargs: Any) -> Any:
+    """Build an image through the services (jobs run inline)."""
+    from builds import services as build_services
+    from tests.releases.conftest import run_jobs
+
+    build, _ = build_services.request_build(application, actor=actor, **kwargs)
+    run_jobs("builds.jobs.run_build")
+    build.refresh_from_db()
+    assert build.state == "succeeded", (build.failure_reason, build.log[-1500:])
+    return build
