@@ -204,6 +204,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ModelVersionStatusEnum": "models_registry.models.ModelVersion.Status",
+        "JobRunStatusEnum": "dashboard.models.JobRun.Status",
+    },
 }
 
 # --- Static files, i18n ----------------------------------------------------------------------

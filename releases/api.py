@@ -23,6 +23,7 @@ from releases.serializers import (
     EnvironmentSerializer,
     FreezeWindowSerializer,
     ReleaseCreateSerializer,
+    ReleaseDiffSerializer,
     ReleaseSerializer,
     RollbackSerializer,
     RolloutEventSerializer,
@@ -269,6 +270,7 @@ class ReleaseDiffView(APIView):
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_RELEASES}
 
+    @extend_schema(responses=ReleaseDiffSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(release_diff(services.get_release(pk)))
 

@@ -188,3 +188,44 @@ class ScheduleSerializer(serializers.ModelSerializer):
             return scheduling.next_slot(obj.cron, obj.timezone, timezone.now()).isoformat()
         except (ValueError, StopIteration):
             return None
+
+
+class ChangeSerializer(serializers.Serializer):
+    to = serializers.CharField(allow_null=True)
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(allow_null=True)
+        return fields
+
+
+class ModelChangeSerializer(ChangeSerializer):
+    changed = serializers.BooleanField()
+
+
+class CommitSerializer(serializers.Serializer):
+    sha = serializers.CharField()
+    author = serializers.CharField()
+    date = serializers.CharField()
+    subject = serializers.CharField()
+
+
+class MetricDeltaSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    to = serializers.FloatField(allow_null=True)
+    delta = serializers.FloatField(allow_null=True)
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        fields["from"] = serializers.FloatField(allow_null=True)
+        return fields
+
+
+class ReleaseDiffSerializer(serializers.Serializer):
+    running_release = serializers.IntegerField(allow_null=True)
+    digest = ChangeSerializer()
+    commit = ChangeSerializer()
+    commits = CommitSerializer(many=True)
+    commits_error = serializers.CharField()
+    model_version = ModelChangeSerializer()
+    metrics = MetricDeltaSerializer(many=True)
