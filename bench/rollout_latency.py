@@ -23,7 +23,10 @@ carrying that tag appears (or ``--miss-after`` seconds pass: a miss), then pause
 0.1-0.5 s so the writes fall at all points of the watch's re-open cycle.
 
 Latency of a change = the event's ``at`` (set by the worker when it records the change) minus
-the moment the status write's response arrived here (same machine, same clock). Also shown:
+the moment the status write was sent (same machine, same clock). The API server applies the
+write somewhere between sending and its response, so this overstates by at most the write's
+round trip (printed too) and never understates; counting from the response instead gives
+slightly negative values when the worker is quicker than this script's HTTP client. Also shown:
 when a reader polling the table every 20 ms first saw the event.
 
 Everything it started and wrote is removed at the end, also on Ctrl-C or an error.
@@ -84,6 +87,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database-url", help=f"PostgreSQL server; the database {PG_DB_NAME} is used")
     parser.add_argument("--redis-url", help="use this Redis instead of starting an embedded one")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random pauses between changes")
+    parser.add_argument(
+        "--tcp-nodelay",
+        action="store_true",
+        help="set TCP_NODELAY on the stand-in's connections, as Go's kube-apiserver does (see README)",
+    )
     args = parser.parse_args()
     if args.changes < 1 or args.replicas < 1:
         parser.error("--changes and --replicas must be at least 1")
@@ -103,6 +111,34 @@ def standin_class() -> Any:
     from k8s_standin import StandIn
 
     return StandIn
+
+
+def set_tcp_nodelay() -> None:
+    """Make the stand-in answer like kube-apiserver: Go sets TCP_NODELAY on every connection.
+
+    The stand-in's http.server writes a response's headers and body in two sends; without
+    TCP_NODELAY, Nagle holds the body back until the client's delayed ACK (about 40 ms on Linux)
+    on every request over a kept-alive connection."""
+    import k8s_standin
+
+    original = k8s_standin.Handler.setup
+
+    def setup(handler: Any) -> None:
+        handler.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        original(handler)
+
+    k8s_standin.Handler.setup = setup
+
+
+def quiet_resets(httpd: Any) -> None:
+    """A worker process that ends with a watch still open resets its connections: not news."""
+    original = httpd.handle_error
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            original(request, client_address)
+
+    httpd.handle_error = handle_error
 
 
 def image_reference(name: str) -> str:
@@ -145,18 +181,22 @@ class Cluster:
         return sent, time.time()
 
 
-def start_cluster(workdir: Path, replicas: int, cleanups: contextlib.ExitStack) -> Cluster:
+def start_cluster(args: argparse.Namespace, workdir: Path, cleanups: contextlib.ExitStack) -> Cluster:
     from kubernetes import client, config
 
-    srv = standin_class()(port=0, controller_delay=0.05).start()
+    standin = standin_class()
+    if args.tcp_nodelay:
+        set_tcp_nodelay()
+    srv = standin(port=0, controller_delay=0.05).start()
     cleanups.callback(srv.stop)
+    quiet_resets(srv.httpd)
     kubeconfig = str(srv.write_kubeconfig(workdir / "kubeconfig"))
     api = config.new_client_from_config(config_file=kubeconfig, persist_config=False)
     cleanups.callback(api.close)
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
     core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    apps.create_namespaced_deployment(namespace, deployment_body(replicas))
+    apps.create_namespaced_deployment(namespace, deployment_body(args.replicas))
     cluster = Cluster(srv, apps, kubeconfig, namespace)
     wait_for(lambda: is_available(cluster.read()), 30, "the Deployment to become available")
     # From here on the simulated controller leaves the Deployment alone: its status changes only
@@ -321,17 +361,44 @@ def start_worker(log_path: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def descendants(pid: int) -> list[int]:
+    """Child processes, recursively (from /proc: this kernel has no /proc/<pid>/task/*/children)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            parents.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
 def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop the worker and its work horse: rq starts the horse in a session of its own, so a
+    horse still watching a rollout would outlive a signal to the worker's process group."""
     if process.poll() is not None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+    children = descendants(process.pid)
+    signal_all(process.pid, children, signal.SIGTERM)
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        signal_all(process.pid, children, signal.SIGKILL)
         process.wait()
+    time.sleep(0.5)
+    signal_all(None, [pid for pid in children if Path(f"/proc/{pid}").exists()], signal.SIGKILL)
+
+
+def signal_all(group: int | None, pids: list[int], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        if group is not None:
+            os.killpg(group, signum)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
 
 
 # --- Measuring -------------------------------------------------------------------------------
@@ -341,14 +408,15 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 class Change:
     tag: str
     round: int
-    sent: float  # wall time the status write was sent
+    final: bool  # the step that completes the rollout (its status needs no pod listing)
+    sent: float  # wall time the status write was sent: the reference point
     answered: float  # ... and its response arrived
     seen: float | None = None  # when the polling reader here first saw the event
     recorded: float | None = None  # the event's ``at``, set by the worker
 
     @property
     def latency(self) -> float | None:
-        return None if self.recorded is None else self.recorded - self.answered
+        return None if self.recorded is None else self.recorded - self.sent
 
 
 class Bench:
@@ -358,6 +426,7 @@ class Bench:
         self.user, self.version, self.environment = dashboard
         self.random = random.Random(args.seed)
         self.changes: list[Change] = []
+        self.started_at = 0.0
 
     def run(self) -> None:
         per_round = self.args.replicas + 3
@@ -369,18 +438,21 @@ class Bench:
         self.read_recorded()
 
     def one_round(self, number: int, count: int) -> None:
+        from dashboard.models import JobRun
         from releases.models import Release
 
+        since = self.last_request_seq()
         release = self.request_release(number)
-        self.wait_for_watch(release)
+        self.wait_for_watch(release, since)
         generation = self.cluster.read()["metadata"]["generation"]
         # A shorter last round skips the first steps: every step still differs from the one before.
+        self.started_at = self.started_at or time.time()
         for index, (counts, reason) in enumerate(rollout_steps(self.args.replicas, generation)[-count:]):
             self.pause()
             tag = f"r{number}s{index}-{uuid.uuid4().hex[:6]}"
             dep = self.cluster.read()
             sent, answered = self.cluster.write_status(dep, step_status(counts, reason, tag))
-            change = Change(tag, number, sent, answered)
+            change = Change(tag, number, reason == "NewReplicaSetAvailable", sent, answered)
             self.changes.append(change)
             change.seen = self.poll_for(release.pk, tag)
 
@@ -391,6 +463,11 @@ class Bench:
         self.wait_or_explain(finished, 60, f"release #{release.pk} to finish")
         if release.state != Release.State.SUCCEEDED:
             raise RuntimeError(f"release #{release.pk} ended {release.state}: {release.state_reason}")
+        # The next release is requested only once this job run has ended: one requested while the
+        # run is still looking for more work is picked up by the periodic tick (not running
+        # here) instead, and that wait is not what this benchmark measures.
+        runs = JobRun.objects.filter(name="releases.jobs.process_environment", status__in=JobRun.ACTIVE)
+        self.wait_or_explain(lambda: not runs.exists(), 60, "the deploy job run to end")
 
     def request_release(self, number: int) -> Any:
         from builds.models import Image
@@ -407,12 +484,24 @@ class Bench:
         )
         return services.request_release(self.environment, image=image, actor=self.user)
 
-    def wait_for_watch(self, release: Any) -> None:
-        """deploy() records the status after its patch, the watch then its first observation."""
-        from releases.models import RolloutEvent
+    def last_request_seq(self) -> int:
+        requests = list(self.cluster.srv.requests)
+        return requests[-1]["seq"] if requests else 0
 
-        events = RolloutEvent.objects.filter(release=release)
-        self.wait_or_explain(lambda: events.count() >= 2, 60, f"release #{release.pk} to start watching")
+    def wait_for_watch(self, release: Any, since: int) -> None:
+        """Until the worker has patched the Deployment and opened its watch (the stand-in's request
+        log says so): a change written earlier would be found by the watch's initial list instead."""
+        from integrations.deploy.kubernetes_api import USER_AGENT
+
+        def watching() -> bool:
+            return any(
+                entry["seq"] > since
+                and (entry.get("userAgent") or "").startswith(USER_AGENT)
+                and "true" in (entry.get("query") or {}).get("watch", [])
+                for entry in list(self.cluster.srv.requests)
+            )
+
+        self.wait_or_explain(watching, 60, f"release #{release.pk} to start watching")
 
     def pause(self) -> None:
         time.sleep(self.random.uniform(0.1, 0.5))
@@ -493,29 +582,53 @@ def print_report(bench: Bench, database: str) -> None:
     recorded = [c for c in changes if c.latency is not None]
     missed = [c for c in changes if c.latency is None]
     late = [c for c in recorded if c.seen is None]
+    latencies = [c.latency for c in recorded if c.latency is not None]
     rounds = len({c.round for c in changes})
     print(f"\n{len(changes)} status changes over {rounds} rollouts ({database}):")
+    late_note = f", {len(late)} recorded only after {bench.args.miss_after:g} s" if late else ""
+    print(f"  recorded {len(recorded)}, missed {len(missed)}{late_note}")
+    print(f"  write -> RolloutEvent.at          {describe(latencies)}")
+    for final, label in ((False, "progressing steps"), (True, "rollout-complete steps")):
+        samples = [c.latency for c in recorded if c.final == final and c.latency is not None]
+        print(f"    {label + f' ({len(samples)})':<31} {describe(samples)}")
+    seen = [c.seen - c.sent for c in changes if c.seen is not None]
     print(
-        f"  recorded {len(recorded)}, missed {len(missed)}"
-        + (f", recorded only after {bench.args.miss_after:g}s {len(late)}" if late else "")
+        f"  write -> visible to a reader      {describe(seen)}  (polled every {POLL_SECONDS * 1000:.0f} ms)"
     )
-    print(
-        f"  change -> RolloutEvent.at       {describe([c.latency for c in recorded if c.latency is not None])}"
-    )
-    seen = [c.seen - c.answered for c in changes if c.seen is not None]
-    print(f"  change -> visible to a reader   {describe(seen)}  (polled every {POLL_SECONDS * 1000:.0f} ms)")
-    print(f"  the status PUT itself           {describe([c.answered - c.sent for c in changes])}")
+    print(f"  the status PUT round trip         {describe([c.answered - c.sent for c in changes])}")
     if missed:
         print("  missed: " + ", ".join(c.tag for c in missed[:10]) + (" ..." if len(missed) > 10 else ""))
     slowest = sorted(recorded, key=lambda c: c.latency or 0)[-3:]
     print("  slowest: " + ", ".join(f"{c.tag} {(c.latency or 0) * 1000:.0f} ms" for c in reversed(slowest)))
-    latencies = sorted(c.latency for c in recorded if c.latency is not None)
-    if latencies and not missed:
+    print_requests(bench)
+    if missed:
+        print(f"  {len(missed)} change(s) never recorded: the goal is not met")
+    elif latencies:
         p95 = percentile(latencies, 95)
         verdict = "meets" if p95 < GOAL_SECONDS else "MISSES"
         print(f"  p95 {p95 * 1000:.0f} ms {verdict} the goal of under {GOAL_SECONDS:g} s")
-    elif missed:
-        print(f"  {len(missed)} change(s) never recorded: the goal is not met")
+
+
+def print_requests(bench: Bench) -> None:
+    """What the dashboard asked the API server for while the changes were timed."""
+    from integrations.deploy.kubernetes_api import USER_AGENT
+
+    counts: dict[str, int] = {}
+    for entry in list(bench.cluster.srv.requests):
+        if entry["time"] < bench.started_at or not (entry.get("userAgent") or "").startswith(USER_AGENT):
+            continue
+        query, path = entry.get("query") or {}, entry["path"]
+        if "true" in query.get("watch", []):
+            kind = "watch opened"
+        elif entry["method"] != "GET":
+            kind = entry["method"]
+        else:
+            kind = "get/list " + next(
+                (r for r in ("replicasets", "pods", "deployments") if f"/{r}" in path), path
+            )
+        counts[kind] = counts.get(kind, 0) + 1
+    text = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
+    print(f"  API requests by the dashboard meanwhile: {text}")
 
 
 # --- Main ------------------------------------------------------------------------------------
@@ -528,7 +641,7 @@ def run(args: argparse.Namespace, workdir: Path, cleanups: contextlib.ExitStack)
         recreate_pg_database(args.database_url)
         cleanups.callback(recreate_pg_database, args.database_url, drop_only=True)
     configure_environment(args, var_dir)
-    cluster = start_cluster(workdir, args.replicas, cleanups)
+    cluster = start_cluster(args, workdir, cleanups)
     migrate()
     from django.db import connections
 
@@ -546,8 +659,9 @@ def run(args: argparse.Namespace, workdir: Path, cleanups: contextlib.ExitStack)
         "Rollout latency: Deployment status change -> RolloutEvent recorded by the dashboard; goal "
         f"p95 < {GOAL_SECONDS:g} s (for scale: Argo CD polls Git every 3 min by default, Kargo 5 min)"
     )
+    nodelay = ", TCP_NODELAY" if args.tcp_nodelay else ""
     print(
-        f"Stand-in {cluster.srv.url} (controller paused; this script writes the status), deployment "
+        f"Stand-in {cluster.srv.url} (controller paused{nodelay}; this script writes the status), deployment "
         f"{cluster.namespace}/{DEPLOYMENT} with {args.replicas} replicas; {database}; "
         "one rqworker (deploys) as in runstack"
     )

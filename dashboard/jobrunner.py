@@ -69,10 +69,17 @@ def enqueue(
     return run
 
 
-def enqueue_once(func: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> JobRun | None:
-    """Enqueue unless a run of the same job with the same arguments is still active."""
+def enqueue_once(
+    func: Callable[..., Any] | str, *args: Any, waiting_only: bool = False, **kwargs: Any
+) -> JobRun | None:
+    """Enqueue unless a run of the same job with the same arguments is still active.
+
+    With ``waiting_only``, a run already executing does not count: for jobs that loop over
+    work and may have finished looking before the new work arrived.
+    """
     forget_lost_runs(_dotted(func))
-    active = JobRun.objects.filter(name=_dotted(func), args=list(args), status__in=JobRun.ACTIVE)
+    statuses = (JobRun.Status.QUEUED, JobRun.Status.RETRYING) if waiting_only else JobRun.ACTIVE
+    active = JobRun.objects.filter(name=_dotted(func), args=list(args), status__in=statuses)
     if active.exists():
         return None
     return enqueue(func, *args, **kwargs)

@@ -6,12 +6,28 @@ from releases.models import Approval, Environment, Release, RolloutEvent, Schedu
 
 @admin.register(Environment)
 class EnvironmentAdmin(ReadOnlyAdmin):
-    list_display = ["application", "name", "target_kind", "required_approvals", "current_release", "active_release"]
+    list_display = [
+        "application",
+        "name",
+        "target_kind",
+        "required_approvals",
+        "current_release",
+        "active_release",
+    ]
 
 
 @admin.register(Release)
 class ReleaseAdmin(ReadOnlyAdmin):
-    list_display = ["id", "environment", "kind", "state", "digest", "model_version", "requested_by", "requested_at"]
+    list_display = [
+        "id",
+        "environment",
+        "kind",
+        "state",
+        "digest",
+        "model_version",
+        "requested_by",
+        "requested_at",
+    ]
     list_filter = ["state", "kind"]
 
 

@@ -275,8 +275,14 @@ def enqueue(release: Release, *, actor: Actor, reason: str = "") -> None:
 
 
 def kick(environment: Environment) -> None:
+    # A run still deploying may already have looked for queued releases: only a waiting run
+    # makes another one unnecessary (two runs are safe: the environment's lock serialises them).
     jobrunner.enqueue_once(
-        "releases.jobs.process_environment", environment.pk, queue="deploys", related=environment
+        "releases.jobs.process_environment",
+        environment.pk,
+        waiting_only=True,
+        queue="deploys",
+        related=environment,
     )
 
 

@@ -205,3 +205,22 @@ class TestFreeze:
             services.add_freeze_window(
                 staging, {"reason": "x", "cron": "61 * * * *", "duration_minutes": 10}, actor=manager
             )
+
+
+def test_a_release_queued_while_another_deploys_gets_its_own_run(
+    staging, application, churn_model, scientist, manager
+):
+    version = churn_model.versions.get()
+    first = services.request_release(staging, image=candidate(application, version, "first"), actor=scientist)
+    services.approve(first, actor=manager)
+    JobRun.objects.filter(name="releases.jobs.process_environment").update(
+        status="running"
+    )  # it is deploying
+    second = services.request_release(
+        staging, image=candidate(application, version, "second"), actor=scientist
+    )
+    services.approve(second, actor=manager)
+    waiting = JobRun.objects.filter(name="releases.jobs.process_environment", status="queued")
+    assert waiting.count() == 1  # the running one may already have looked for queued releases
+    services.kick(staging)
+    assert waiting.count() == 1  # but waiting runs are not piled up
