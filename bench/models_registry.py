@@ -23,19 +23,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import http.client
 import json
 import os
 import random
 import secrets
-import shlex
-import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -44,23 +39,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+import benchlib  # from this script's own folder, before use_repo_imports() takes it off sys.path
 import requests
+from benchlib import percentile, print_load
 
-REPO = Path(__file__).resolve().parent.parent
-# This file is named like the app: keep its own folder off the import path so that
-# ``import models_registry`` finds the app, not this script.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(REPO))
+# This file is named like the app: ``import models_registry`` must find the app, not this script.
+benchlib.use_repo_imports()
 
 USER, PG_DB_NAME, MIB = "bench", "bench_registry", 1024 * 1024
 TIMEOUT = 120  # seconds for any one small request; the big upload has its own
-# Variables that would point the stack at the developer's own data or services.
-INHERITED_TO_DROP = (
-    "DATABASE_URL", "REDIS_URL", "VAR_DIR", "MODEL_STORE", "MODEL_STORE_PATH", "DEBUG",
-    "BEHIND_TLS_PROXY", "MAX_UPLOAD_BYTES", "SECRET_KEY", "ALLOWED_HOSTS", "HOST", "PORT",
-)  # fmt: skip
+# Besides benchlib's: variables that would point the web server elsewhere or change its limits.
+INHERITED_TO_DROP = ("BEHIND_TLS_PROXY", "MAX_UPLOAD_BYTES", "ALLOWED_HOSTS", "HOST", "PORT")
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,9 +63,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=30, help="timed requests per page")
     parser.add_argument("--big-mb", type=int, default=1024, help="size of the big upload in MiB (0: skip)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
-    parser.add_argument("--database-url", help=f"PostgreSQL server; the database {PG_DB_NAME} is used")
-    parser.add_argument("--redis-url", help="use this Redis instead of starting an embedded one")
-    parser.add_argument("--tmp-dir", help="where the temporary VAR_DIR and big file go")
+    benchlib.add_stack_arguments(parser, PG_DB_NAME, "where the temporary VAR_DIR and big file go")
     args = parser.parse_args()
     if args.versions < 10 * args.models:
         parser.error("--versions must be at least 10 per model (the first measurement is at 10)")
@@ -84,67 +73,10 @@ def parse_args() -> argparse.Namespace:
 # --- The stack -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def recreate_pg_database(server_url: str, *, drop_only: bool = False) -> None:
-    """(Re)create the benchmark's own database on the server; never touches other databases."""
-    import psycopg
-
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB_NAME}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{PG_DB_NAME}"')
-
-
-def configure_environment(args: argparse.Namespace, var_dir: Path, port: int) -> None:
-    """The env shared by this process (query counts) and the web server it starts."""
-    for name in INHERITED_TO_DROP:
-        os.environ.pop(name, None)
-        os.environ.pop(f"{name}_FILE", None)
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        VAR_DIR=str(var_dir),
-        MODEL_STORE="filesystem",
-        MODEL_STORE_PATH=str(var_dir / "models"),
-        HOST="127.0.0.1",
-        PORT=str(port),
-        WEB_CONCURRENCY=str(args.workers),
-        LOG_LEVEL="warning",
-        PYTHONUNBUFFERED="1",
-    )
-    if args.database_url:
-        os.environ["DATABASE_URL"] = with_database(args.database_url, PG_DB_NAME)
-    if args.redis_url:
-        os.environ["REDIS_URL"] = args.redis_url
-
-
-def prepare_database(password: str) -> Any:
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
+def create_user(password: str) -> Any:
     from dashboard.management.commands.createuser import create_user_with_role
 
     return create_user_with_role(USER, "data-scientist", password)
-
-
-def start_web(log_path: Path) -> subprocess.Popen[bytes]:
-    """gunicorn with runstack's own "web" command line, in its own session (Ctrl-C is ours)."""
-    from dashboard.management.commands.runstack import processes
-
-    command = shlex.split(processes()["web"])
-    log = log_path.open("wb")
-    return subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def wait_ready(base: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -158,19 +90,6 @@ def wait_ready(base: str, server: subprocess.Popen[bytes], log_path: Path) -> No
                 return
         time.sleep(0.2)
     raise RuntimeError(f"the web server did not become ready:\n{log_path.read_text()[-3000:]}")
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 # --- Clients ---------------------------------------------------------------------------------
@@ -253,10 +172,6 @@ class PageFigures:
     kbytes: float
 
 
-def percentile(samples: list[float], pct: int) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[pct - 1]
-
-
 def time_requests(session: requests.Session, url: str, count: int) -> tuple[list[float], int]:
     for _ in range(3):  # warm caches, connections and the worker's imports
         session.get(url, allow_redirects=False, timeout=TIMEOUT).raise_for_status()
@@ -327,44 +242,30 @@ def timed_sha256sum(path: Path) -> tuple[str, float]:
     return output.split()[0], time.perf_counter() - started
 
 
-def proc_status_kib(pid: int, key: str) -> int:
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(f"{key}:"):
-                return int(line.split()[1])
-    return 0
-
-
-def worker_pids(master: int) -> list[int]:
-    """Children of the gunicorn master (the kernel here has no /proc/<pid>/task/*/children)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and proc_status_kib(int(entry), "PPid") == master:
-            pids.append(int(entry))
-    return pids
-
-
 class RssSampler(threading.Thread):
     """Samples VmRSS of each web worker every 50 ms; keeps the per-worker peak."""
 
     def __init__(self, master: int) -> None:
         super().__init__(daemon=True)
         self.master = master
-        self.pids = worker_pids(master)
-        self.baseline = {pid: proc_status_kib(pid, "VmRSS") for pid in self.pids}
+        self.pids = benchlib.children_by_parent().get(master, [])  # the web workers
+        self.baseline = {pid: benchlib.proc_status_kib(pid, "VmRSS") for pid in self.pids}
         self.peak = dict(self.baseline)
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(0.05):
             for pid in self.pids:
-                self.peak[pid] = max(self.peak[pid], proc_status_kib(pid, "VmRSS"))
+                self.peak[pid] = max(self.peak[pid], benchlib.proc_status_kib(pid, "VmRSS"))
 
     def stop(self) -> dict[int, tuple[int, int, int]]:
         """{pid: (baseline, peak VmRSS, VmHWM)} in KiB."""
         self.stopped.set()
         self.join()
-        return {pid: (self.baseline[pid], self.peak[pid], proc_status_kib(pid, "VmHWM")) for pid in self.pids}
+        return {
+            pid: (self.baseline[pid], self.peak[pid], benchlib.proc_status_kib(pid, "VmHWM"))
+            for pid in self.pids
+        }
 
 
 def multipart_stream(path: Path, boundary: str, fields: dict[str, str]) -> tuple[Iterator[bytes], int]:
@@ -474,33 +375,21 @@ def print_big_upload(figures: dict[str, Any]) -> None:
     )
 
 
-def print_load(when: str) -> None:
-    """Other work on the machine skews latencies: say how busy it was."""
-    one, five, _ = os.getloadavg()
-    print(f"{when}: load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs", flush=True)
-
-
 # --- Main ------------------------------------------------------------------------------------
 
 
 def run(args: argparse.Namespace, workdir: Path, cleanups: contextlib.ExitStack) -> None:
-    var_dir, port, password = workdir / "var", free_port(), secrets.token_urlsafe(16)
-    (var_dir / "static").mkdir(parents=True)  # whitenoise warns about a missing STATIC_ROOT
-    if args.database_url:
-        recreate_pg_database(args.database_url)
-        cleanups.callback(recreate_pg_database, args.database_url, drop_only=True)
-    configure_environment(args, var_dir, port)
-    user = prepare_database(password)
-    from django.db import connections
-
-    cleanups.callback(connections.close_all)
-    if not args.redis_url:
-        from dashboard.management.commands.runstack import start_embedded_redis
-
-        cleanups.callback(start_embedded_redis().shutdown)
+    port, password = benchlib.free_port(), secrets.token_urlsafe(16)
+    # The env is shared by this process (query counts) and the web server it starts.
+    var_dir = benchlib.start_dashboard(
+        args, workdir, cleanups, database_name=PG_DB_NAME, drop=INHERITED_TO_DROP,
+        HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(args.workers),
+        LOG_LEVEL="warning", PYTHONUNBUFFERED="1",
+    )  # fmt: skip
+    user = create_user(password)
     base, log_path = f"http://127.0.0.1:{port}", workdir / "web.log"
-    server = start_web(log_path)
-    cleanups.callback(stop_process, server)
+    server = benchlib.start_runstack_process("web", log_path)  # gunicorn
+    cleanups.callback(benchlib.stop_process, server)
     wait_ready(base, server, log_path)
     db = "PostgreSQL " + PG_DB_NAME if args.database_url else "SQLite"
     print(f"Stack: gunicorn {args.workers} workers x 4 threads on {base}, {db}, VAR_DIR {var_dir}")
@@ -560,28 +449,11 @@ def big_upload(
             "local_sha": local_sha, "server_sha": body["sha256"]}  # fmt: skip
 
 
-def interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     args = parse_args()
-    # SIGTERM takes the same way out as Ctrl-C, so the cleanups below always run.
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
-    signal.signal(signal.SIGTERM, interrupt)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-registry-", dir=args.tmp_dir))
-    with contextlib.ExitStack() as cleanups:
-        cleanups.callback(shutil.rmtree, workdir, ignore_errors=True)
-        try:
-            run(args, workdir, cleanups)
-        except KeyboardInterrupt:
-            print("\nInterrupted; cleaning up.", file=sys.stderr)
-            return 130
-        finally:
-            # A second Ctrl-C must not cut the cleanup short and leave processes or files.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return 0
+    return benchlib.run_cleaned_up(
+        functools.partial(run, args), prefix="bench-registry-", tmp_dir=args.tmp_dir
+    )
 
 
 if __name__ == "__main__":

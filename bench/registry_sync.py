@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import functools
 import hashlib
 import io
 import json
@@ -35,11 +36,8 @@ import os
 import pstats
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tracemalloc
@@ -50,22 +48,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+import benchlib  # from this script's own folder, before use_repo_imports() takes it off sys.path
 import requests
+from benchlib import print_load
 
-REPO = Path(__file__).resolve().parent.parent
-# bench/ holds models_registry.py (another benchmark): keep this folder off the import path so
-# that ``import models_registry`` finds the app, not that script.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(REPO))
+# bench/ holds models_registry.py (another benchmark): ``import models_registry`` must find the app.
+benchlib.use_repo_imports()
 
 PG_DB_NAME, REPOSITORY, MODEL, ACTOR = "bench_tagsync", "bench/tagsync-app", "bench-model", "bench"
 REGISTRY_BINARY = "docker-registry"
 TIMEOUT = 60
-# Variables that would point the dashboard at the developer's own data or services.
+# Besides benchlib's: variables that would point the dashboard at another registry or workspace.
 INHERITED_TO_DROP = (
-    "DATABASE_URL", "REDIS_URL", "VAR_DIR", "MODEL_STORE", "MODEL_STORE_PATH", "DEBUG", "SECRET_KEY",
     "IMAGE_REGISTRY", "REGISTRY_URL", "REGISTRY_PATH", "REGISTRY_HOST", "REGISTRY_USERNAME",
     "REGISTRY_PASSWORD", "GIT_CACHE_DIR", "BUILD_WORKDIR",
 )  # fmt: skip
@@ -95,9 +90,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--push-threads", type=int, default=8, help="parallel manifest PUTs")
     parser.add_argument("--tracemalloc", action="store_true", help="extra full sync under tracemalloc")
     parser.add_argument("--profile", action="store_true", help="extra full sync under cProfile")
-    parser.add_argument("--database-url", help=f"PostgreSQL server; the database {PG_DB_NAME} is used")
-    parser.add_argument("--redis-url", help="use this Redis instead of starting an embedded one")
-    parser.add_argument("--tmp-dir", help="where the temporary VAR_DIR and registry storage go")
+    benchlib.add_stack_arguments(parser, PG_DB_NAME, "where the temporary VAR_DIR and registry storage go")
     args = parser.parse_args()
     if not 1 <= args.images <= args.tags:
         parser.error("--images must be between 1 and --tags")
@@ -105,12 +98,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # --- The registry and the dashboard ----------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def registry_binary() -> str:
@@ -141,74 +128,32 @@ def start_registry(work: Path, cleanups: contextlib.ExitStack) -> str:
     """``docker-registry serve`` in its own session (Ctrl-C is ours); a few ports in case of a race."""
     binary = registry_binary()
     for attempt in range(3):
-        port = free_port()
+        port = benchlib.free_port()
         config = work / f"registry-{attempt}.yml"
         config.write_text(REGISTRY_CONFIG.format(root=work / "registry-storage", port=port))
         log = cleanups.enter_context((work / f"registry-{attempt}.log").open("wb"))
         process = subprocess.Popen(
             [binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        cleanups.callback(stop_process, process)
+        cleanups.callback(benchlib.stop_process, process, timeout=10)
         url = f"http://127.0.0.1:{port}"
         if wait_for_registry(url, process):
             return url
-        stop_process(process)
+        benchlib.stop_process(process, timeout=10)
     raise RuntimeError(f"docker-registry did not start:\n{(work / 'registry-2.log').read_text()[-2000:]}")
 
 
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def recreate_pg_database(server_url: str, *, drop_only: bool = False) -> None:
-    """(Re)create the benchmark's own database on the server; never touches other databases."""
-    import psycopg
-
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB_NAME}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{PG_DB_NAME}"')
-
-
-def configure_environment(args: argparse.Namespace, var_dir: Path, registry_url: str) -> None:
-    for name in INHERITED_TO_DROP:
-        os.environ.pop(name, None)
-        os.environ.pop(f"{name}_FILE", None)
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        VAR_DIR=str(var_dir),
-        MODEL_STORE="filesystem",
-        MODEL_STORE_PATH=str(var_dir / "models"),
-        IMAGE_REGISTRY="distribution",
-        REGISTRY_URL=registry_url,
-    )
-    if args.database_url:
-        os.environ["DATABASE_URL"] = with_database(args.database_url, PG_DB_NAME)
-    if args.redis_url:
-        os.environ["REDIS_URL"] = args.redis_url
-
-
-def prepare_database() -> None:
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
+def start_stack(args: argparse.Namespace, workdir: Path, cleanups: contextlib.ExitStack) -> tuple[str, Path]:
+    """The registry, then a fresh VAR_DIR and database for the in-process dashboard pointed at
+    it; returns the registry's URL and the VAR_DIR."""
+    registry_url = start_registry(workdir, cleanups)
+    var_dir = benchlib.start_dashboard(
+        args, workdir, cleanups, database_name=PG_DB_NAME, drop=INHERITED_TO_DROP,
+        IMAGE_REGISTRY="distribution", REGISTRY_URL=registry_url,
+    )  # fmt: skip
     # The sync logs its report at INFO; the table below says the same, once.
     logging.getLogger("builds.tagsync").setLevel(logging.WARNING)
+    return registry_url, var_dir
 
 
 # --- Content: model versions, images, tags ---------------------------------------------------
@@ -323,11 +268,7 @@ def _media_type(image: Any) -> str:
 
 
 def vm_rss_kib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    return benchlib.proc_status_kib(os.getpid(), "VmRSS")
 
 
 class RssSampler(threading.Thread):
@@ -506,30 +447,11 @@ def print_table(rows: list[SyncFigures]) -> None:
         print(f"  no-change re-sync is {full.seconds / rows[1].seconds:.0f}x faster than the full sync")
 
 
-def print_load(when: str) -> None:
-    one, five, _ = os.getloadavg()
-    print(f"{when}: load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs", flush=True)
-
-
 # --- Main ------------------------------------------------------------------------------------
 
 
 def run(args: argparse.Namespace, workdir: Path, cleanups: contextlib.ExitStack) -> None:
-    var_dir = workdir / "var"
-    (var_dir / "static").mkdir(parents=True)
-    registry_url = start_registry(workdir, cleanups)
-    if args.database_url:
-        recreate_pg_database(args.database_url)
-        cleanups.callback(recreate_pg_database, args.database_url, drop_only=True)
-    configure_environment(args, var_dir, registry_url)
-    prepare_database()
-    from django.db import connections
-
-    cleanups.callback(connections.close_all)
-    if not args.redis_url:
-        from dashboard.management.commands.runstack import start_embedded_redis
-
-        cleanups.callback(start_embedded_redis().shutdown)
+    registry_url, var_dir = start_stack(args, workdir, cleanups)
     db = f"PostgreSQL {PG_DB_NAME}" if args.database_url else "SQLite"
     print(f"Registry: docker-registry on {registry_url}; database {db}; VAR_DIR {var_dir}")
     print_load("before")
@@ -600,29 +522,12 @@ def print_extras(extras: dict[str, Any]) -> None:
             print(text[text.find("   ncalls") :].rstrip())
 
 
-def interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     args = parse_args()
     registry_binary()  # fail before doing anything else when it is missing
-    # SIGTERM takes the same way out as Ctrl-C, so the cleanups below always run.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, interrupt)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-tagsync-", dir=args.tmp_dir))
-    with contextlib.ExitStack() as cleanups:
-        cleanups.callback(shutil.rmtree, workdir, ignore_errors=True)
-        try:
-            run(args, workdir, cleanups)
-        except KeyboardInterrupt:
-            print("\nInterrupted; cleaning up.", file=sys.stderr)
-            return 130
-        finally:
-            # A second Ctrl-C must not cut the cleanup short and leave processes or files.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return 0
+    return benchlib.run_cleaned_up(
+        functools.partial(run, args), prefix="bench-tagsync-", tmp_dir=args.tmp_dir
+    )
 
 
 if __name__ == "__main__":

@@ -36,43 +36,36 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import math
 import os
 import random
-import shlex
-import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-REPO = Path(__file__).resolve().parent.parent
-# bench/ holds models_registry.py (another benchmark): keep this folder off the import path so
-# that ``import models_registry`` finds the app, not that script.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(REPO))
+import benchlib  # from this script's own folder, before use_repo_imports() takes it off sys.path
+from benchlib import percentile, print_load
+
+# bench/ holds models_registry.py (another benchmark): ``import models_registry`` must find the app.
+REPO = benchlib.use_repo_imports()
 
 STANDIN_DIR = Path(os.environ.get("K8S_STANDIN_DIR") or REPO.parent / "shared" / "testing" / "k8s")
 PG_DB_NAME, USER, DEPLOYMENT, CONTAINER = "bench_rollout", "bench", "web", "app"
 IMAGE_REPOSITORY = "registry.example.com/ai/bench-rollout"
 GOAL_SECONDS = 2.0
 POLL_SECONDS = 0.02
-# Variables that would point the dashboard at the developer's own data or services.
-INHERITED_TO_DROP = (
-    "DATABASE_URL", "REDIS_URL", "VAR_DIR", "MODEL_STORE", "MODEL_STORE_PATH", "DEBUG", "SECRET_KEY",
-    "DEPLOY_LEASE_SECONDS", "JOB_MAX_RETRIES", "JOB_RETRY_DELAY", "JOB_TIMEOUT",
-)  # fmt: skip
+# Besides benchlib's: variables that would change how the deploy worker leases, retries and times out.
+INHERITED_TO_DROP = ("DEPLOY_LEASE_SECONDS", "JOB_MAX_RETRIES", "JOB_RETRY_DELAY", "JOB_TIMEOUT")
 
 
 def parse_args() -> argparse.Namespace:
@@ -84,8 +77,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--miss-after", type=float, default=10.0, help="seconds after which a change counts as missed"
     )
-    parser.add_argument("--database-url", help=f"PostgreSQL server; the database {PG_DB_NAME} is used")
-    parser.add_argument("--redis-url", help="use this Redis instead of starting an embedded one")
+    benchlib.add_stack_arguments(parser, PG_DB_NAME)
     parser.add_argument("--seed", type=int, default=1, help="seed of the random pauses between changes")
     parser.add_argument(
         "--tcp-nodelay",
@@ -268,54 +260,6 @@ def step_status(counts: dict[str, int], reason: str, tag: str) -> dict[str, Any]
 # --- The dashboard ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def recreate_pg_database(server_url: str, *, drop_only: bool = False) -> None:
-    """(Re)create the benchmark's own database on the server; never touches other databases."""
-    import psycopg
-
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB_NAME}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{PG_DB_NAME}"')
-
-
-def configure_environment(args: argparse.Namespace, var_dir: Path) -> None:
-    """The env shared by this process and the worker it starts."""
-    for name in INHERITED_TO_DROP:
-        os.environ.pop(name, None)
-        os.environ.pop(f"{name}_FILE", None)
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        VAR_DIR=str(var_dir),
-        MODEL_STORE="filesystem",
-        MODEL_STORE_PATH=str(var_dir / "models"),
-        PORT=str(free_port()),
-        LOG_LEVEL="warning",
-        PYTHONUNBUFFERED="1",
-    )
-    if args.database_url:
-        os.environ["DATABASE_URL"] = with_database(args.database_url, PG_DB_NAME)
-    if args.redis_url:
-        os.environ["REDIS_URL"] = args.redis_url
-
-
-def migrate() -> None:
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
-
-
 def prepare_dashboard(cluster: Cluster) -> tuple[Any, Any, Any]:
     """A user, a model version, an application and the Kubernetes environment."""
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -350,55 +294,6 @@ def prepare_dashboard(cluster: Cluster) -> tuple[Any, Any, Any]:
         actor=user,
     )  # fmt: skip
     return user, version, environment
-
-
-def start_worker(log_path: Path) -> subprocess.Popen[bytes]:
-    """The deploy worker with runstack's own command line, in its own session (Ctrl-C is ours)."""
-    from dashboard.management.commands.runstack import processes
-
-    command = shlex.split(processes()["worker-deploys"])
-    log = log_path.open("wb")
-    return subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def descendants(pid: int) -> list[int]:
-    """Child processes, recursively (from /proc: this kernel has no /proc/<pid>/task/*/children)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            parents.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        children = parents.get(todo.pop(), [])
-        found += children
-        todo += children
-    return found
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """Stop the worker and its work horse: rq starts the horse in a session of its own, so a
-    horse still watching a rollout would outlive a signal to the worker's process group."""
-    if process.poll() is not None:
-        return
-    children = descendants(process.pid)
-    signal_all(process.pid, children, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        signal_all(process.pid, children, signal.SIGKILL)
-        process.wait()
-    time.sleep(0.5)
-    signal_all(None, [pid for pid in children if Path(f"/proc/{pid}").exists()], signal.SIGKILL)
-
-
-def signal_all(group: int | None, pids: list[int], signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        if group is not None:
-            os.killpg(group, signum)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
 
 
 # --- Measuring -------------------------------------------------------------------------------
@@ -555,12 +450,6 @@ def tag_of(detail: dict[str, Any]) -> str | None:
 # --- Report ----------------------------------------------------------------------------------
 
 
-def percentile(samples: list[float], pct: int) -> float:
-    if len(samples) == 1:
-        return samples[0]
-    return statistics.quantiles(samples, n=100, method="inclusive")[pct - 1]
-
-
 def describe(samples: list[float]) -> str:
     if not samples:
         return "no samples"
@@ -569,12 +458,6 @@ def describe(samples: list[float]) -> str:
         f"median {statistics.median(ms):7.1f} ms   p95 {percentile(ms, 95):7.1f} ms   "
         f"max {max(ms):7.1f} ms   min {min(ms):6.1f} ms"
     )
-
-
-def print_load(when: str) -> None:
-    """Other work on the machine skews latencies: say how busy it was."""
-    one, five, _ = os.getloadavg()
-    print(f"{when}: load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs", flush=True)
 
 
 def print_report(bench: Bench, database: str) -> None:
@@ -635,25 +518,18 @@ def print_requests(bench: Bench) -> None:
 
 
 def run(args: argparse.Namespace, workdir: Path, cleanups: contextlib.ExitStack) -> None:
-    var_dir = workdir / "var"
-    var_dir.mkdir()
-    if args.database_url:
-        recreate_pg_database(args.database_url)
-        cleanups.callback(recreate_pg_database, args.database_url, drop_only=True)
-    configure_environment(args, var_dir)
+    # The env is shared by this process and the worker it starts.
+    benchlib.start_dashboard(
+        args, workdir, cleanups, database_name=PG_DB_NAME, drop=INHERITED_TO_DROP,
+        PORT=str(benchlib.free_port()), LOG_LEVEL="warning", PYTHONUNBUFFERED="1",
+    )  # fmt: skip
     cluster = start_cluster(args, workdir, cleanups)
-    migrate()
-    from django.db import connections
-
-    cleanups.callback(connections.close_all)
-    if not args.redis_url:
-        from dashboard.management.commands.runstack import start_embedded_redis
-
-        cleanups.callback(start_embedded_redis().shutdown)
     dashboard = prepare_dashboard(cluster)
     worker_log = workdir / "worker.log"
-    worker = start_worker(worker_log)
-    cleanups.callback(stop_process, worker)
+    worker = benchlib.start_runstack_process("worker-deploys", worker_log)
+    # rq starts the work horse in a session of its own: a horse still watching a rollout would
+    # outlive a signal to the worker's process group.
+    cleanups.callback(benchlib.stop_process, worker, with_descendants=True)
     database = f"PostgreSQL {PG_DB_NAME}" if args.database_url else "SQLite (WAL)"
     print(
         "Rollout latency: Deployment status change -> RolloutEvent recorded by the dashboard; goal "
@@ -672,28 +548,8 @@ def run(args: argparse.Namespace, workdir: Path, cleanups: contextlib.ExitStack)
     print_load("after")
 
 
-def interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> int:
-    args = parse_args()
-    # SIGTERM takes the same way out as Ctrl-C, so the cleanups below always run.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, interrupt)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-rollout-"))
-    with contextlib.ExitStack() as cleanups:
-        cleanups.callback(shutil.rmtree, workdir, ignore_errors=True)
-        try:
-            run(args, workdir, cleanups)
-        except KeyboardInterrupt:
-            print("\nInterrupted; cleaning up.", file=sys.stderr)
-            return 130
-        finally:
-            # A second Ctrl-C must not cut the cleanup short and leave processes or files.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return 0
+    return benchlib.run_cleaned_up(functools.partial(run, parse_args()), prefix="bench-rollout-")
 
 
 if __name__ == "__main__":
