@@ -82,6 +82,7 @@ class FilesystemStore:
             raise IntegrityMismatch(f"{path} is not {size} bytes", system=SYSTEM)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            _fsync(path)  # the database will say this version exists: its bytes must be on disk
             os.replace(path, target)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
@@ -133,3 +134,11 @@ class FilesystemStore:
 
     def uri(self, key: str) -> str:
         return self._path(key).as_uri()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
