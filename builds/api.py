@@ -22,7 +22,8 @@ from builds.serializers import (
     ImageSerializer,
 )
 from dashboard import jobrunner
-from dashboard.api import HasRolePermission
+from dashboard.api import HasRolePermission, query_id
+from dashboard.converters import parse_id
 from dashboard.errors import NotFoundError
 from dashboard.serializers import JobRunSerializer
 from models_registry.models import ModelVersion
@@ -159,10 +160,7 @@ class BuildLogView(APIView):
     @extend_schema(parameters=[OpenApiParameter("offset", int)], responses=BuildLogSerializer)
     def get(self, request: Request, pk: int) -> Response:
         build = get_object_or_404(Build.objects.only("log", "state"), pk=pk)
-        try:
-            offset = max(0, int(request.query_params.get("offset", 0)))
-        except ValueError:
-            offset = 0
+        offset = parse_id(request.query_params.get("offset")) or 0
         text = build.log[offset:]
         return Response(
             {"offset": offset, "next_offset": offset + len(text), "text": text, "state": build.state}
@@ -191,8 +189,8 @@ class ImageListView(generics.ListAPIView):
             queryset = queryset.filter(application__name=params["application"])
         if params.get("model"):
             queryset = queryset.filter(model_version__model__name=params["model"])
-        if params.get("model_version", "").isdigit():
-            queryset = queryset.filter(model_version__version=int(params["model_version"]))
+        if params.get("model_version"):
+            queryset = queryset.filter(model_version__version=query_id(params, "model_version"))
         if params.get("digest"):
             queryset = queryset.filter(digest=params["digest"])
         return queryset

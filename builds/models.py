@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -63,7 +64,9 @@ class Application(models.Model):
         validators=[validate_command],
         help_text="the image's entrypoint",
     )
-    port = models.PositiveIntegerField(default=8080)
+    port = models.PositiveIntegerField(
+        default=8080, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
     base_image = models.CharField(
         max_length=300, blank=True, help_text="optional base image in the same registry (repository@digest)"
     )

@@ -51,8 +51,10 @@ class BuildSerializer(serializers.ModelSerializer):
     application = serializers.CharField(source="application.name", read_only=True)
     model = serializers.CharField(source="model_version.model.name", read_only=True)
     model_version = serializers.IntegerField(source="model_version.version", read_only=True)
-    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None)
-    image = ImageSummarySerializer(read_only=True)
+    requested_by = serializers.CharField(
+        source="requested_by.username", read_only=True, default=None, allow_null=True
+    )
+    image = ImageSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Build
@@ -97,10 +99,18 @@ class BuildLogSerializer(serializers.Serializer):
 
 
 class ImageSerializer(serializers.ModelSerializer):
-    application = serializers.CharField(source="application.name", read_only=True, default=None)
-    model = serializers.CharField(source="model_version.model.name", read_only=True, default=None)
-    model_version = serializers.IntegerField(source="model_version.version", read_only=True, default=None)
-    model_sha256 = serializers.CharField(source="model_version.sha256", read_only=True, default=None)
+    application = serializers.CharField(
+        source="application.name", read_only=True, default=None, allow_null=True
+    )
+    model = serializers.CharField(
+        source="model_version.model.name", read_only=True, default=None, allow_null=True
+    )
+    model_version = serializers.IntegerField(
+        source="model_version.version", read_only=True, default=None, allow_null=True
+    )
+    model_sha256 = serializers.CharField(
+        source="model_version.sha256", read_only=True, default=None, allow_null=True
+    )
     tags = serializers.SlugRelatedField(slug_field="tag", many=True, read_only=True)
 
     class Meta:

@@ -1,5 +1,6 @@
 from django.urls import path
 
+import dashboard.converters  # noqa: F401  (registers the "id" path converter)
 from builds import views
 
 app_name = "builds"
@@ -8,9 +9,9 @@ urlpatterns = [
     path("applications/<str:name>/", views.application_detail, name="application"),
     path("applications/<str:name>/edit/", views.application_edit, name="application_edit"),
     path("builds/", views.build_list, name="builds"),
-    path("builds/<int:pk>/", views.build_detail, name="build"),
-    path("builds/<int:pk>/log/", views.build_log, name="build_log"),
-    path("builds/<int:pk>/<str:action>/", views.build_action, name="build_action"),
+    path("builds/<id:pk>/", views.build_detail, name="build"),
+    path("builds/<id:pk>/log/", views.build_log, name="build_log"),
+    path("builds/<id:pk>/<str:action>/", views.build_action, name="build_action"),
     path("images/", views.image_list, name="images"),
-    path("images/<int:pk>/", views.image_detail, name="image"),
+    path("images/<id:pk>/", views.image_detail, name="image"),
 ]

@@ -13,6 +13,7 @@ from builds import services
 from builds.api import builds_queryset
 from builds.forms import ApplicationForm, BuildNowForm
 from builds.models import Application, Build, Image
+from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
 
 
@@ -120,7 +121,7 @@ def build_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def build_log(request: HttpRequest, pk: int) -> HttpResponse:
     """htmx: the log text after ``offset``, plus the next poll (stops once the build ended)."""
     build = get_object_or_404(Build.objects.only("log", "state"), pk=pk)
-    offset = int(request.GET.get("offset", "0")) if request.GET.get("offset", "0").isdigit() else 0
+    offset = parse_id(request.GET.get("offset")) or 0
     text = build.log[offset:]
     context = {"build": build, "text": text, "next_offset": offset + len(text)}
     return render(request, "builds/_build_log.html", context)

@@ -8,15 +8,34 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, JsonResponse
 from rest_framework import status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class Pagination(LimitOffsetPagination):
+    """limit/offset paging with bounds, so absurd numbers are clamped instead of reaching SQL."""
+
+    max_limit = 500
+
+    def get_offset(self, request: Request) -> int:
+        return min(super().get_offset(request), 10**12)
+
+
+def query_id(params: Any, name: str) -> int:
+    """An id from the query string, or a 400 naming the parameter."""
+    value = parse_id(params.get(name))
+    if value is None:
+        raise ServiceError(f"{name} must be a whole number.", field=name)
+    return value
 
 
 class HasRolePermission(BasePermission):

@@ -3,13 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+import dashboard.converters  # noqa: F401  (registers the "id" path converter)
 from dashboard import api_views, health, views
 
 api_v1 = [
     path("auth/token/", api_views.TokenView.as_view(), name="api-token"),
     path("audit/", api_views.AuditListView.as_view(), name="api-audit"),
     path("jobs/", api_views.JobRunListView.as_view(), name="api-jobs"),
-    path("jobs/<int:pk>/", api_views.JobRunDetailView.as_view(), name="api-job"),
+    path("jobs/<id:pk>/", api_views.JobRunDetailView.as_view(), name="api-job"),
     path("", include("models_registry.api_urls")),
     path("", include("builds.api_urls")),
     path("", include("releases.api_urls")),
@@ -21,7 +22,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", views.audit_log, name="audit"),
     path("jobs/", views.job_list, name="jobs"),
-    path("jobs/<int:pk>/", views.job_detail, name="job"),
+    path("jobs/<id:pk>/", views.job_detail, name="job"),
     path("models/", include("models_registry.urls")),
     path("", include("builds.urls")),
     path("", include("releases.urls")),

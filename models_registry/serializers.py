@@ -9,7 +9,9 @@ from models_registry.models import ModelVersion, RegisteredModel
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name", read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, default=None, allow_null=True
+    )
     url = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
 
@@ -52,7 +54,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
 
 class RegisteredModelSerializer(serializers.ModelSerializer):
-    owner = serializers.CharField(source="owner.username", read_only=True, default=None)
+    owner = serializers.CharField(source="owner.username", read_only=True, default=None, allow_null=True)
     version_count = serializers.IntegerField(read_only=True)
     latest_version = serializers.IntegerField(read_only=True, allow_null=True)
 

@@ -1,5 +1,6 @@
 from django.urls import path
 
+import dashboard.converters  # noqa: F401  (registers the "id" path converter)
 from models_registry import views
 
 app_name = "models_registry"
@@ -9,6 +10,6 @@ urlpatterns = [
     path("<str:name>/", views.model_detail, name="model"),
     path("<str:name>/compare/", views.compare, name="compare"),
     path("<str:name>/versions/new/", views.version_create, name="version_create"),
-    path("<str:name>/versions/<int:number>/", views.version_detail, name="version"),
-    path("<str:name>/versions/<int:number>/download/", views.version_download, name="download"),
+    path("<str:name>/versions/<id:number>/", views.version_detail, name="version"),
+    path("<str:name>/versions/<id:number>/download/", views.version_download, name="download"),
 ]

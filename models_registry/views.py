@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from dashboard import jobrunner
+from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
 from models_registry import jobs, services
 from models_registry.api import download_response, get_version, models_with_counts
@@ -154,7 +155,7 @@ def version_download(request: HttpRequest, name: str, number: int) -> StreamingH
 @permission_required("models_registry.view_modelversion", raise_exception=True)
 def compare(request: HttpRequest, name: str) -> HttpResponse:
     model = get_object_or_404(RegisteredModel, name=name)
-    numbers = [n for n in request.GET.getlist("v") if n.isdigit()][:2]
+    numbers = [n for n in map(parse_id, request.GET.getlist("v")) if n is not None][:2]
     versions = list(model.versions.filter(version__in=numbers).order_by("version"))
     if len(versions) != 2:
         messages.error(request, "Pick two versions to compare.")

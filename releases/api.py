@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builds.models import Build, Image
-from dashboard.api import HasRolePermission
+from dashboard.api import HasRolePermission, query_id
 from dashboard.errors import NotFoundError, ServiceError
 from releases import services
 from releases.diff import release_diff
@@ -142,8 +142,8 @@ class ReleaseListView(generics.ListCreateAPIView):
         params, queryset = self.request.query_params, releases()
         if params.get("application"):
             queryset = queryset.filter(environment__application__name=params["application"])
-        if params.get("environment", "").isdigit():
-            queryset = queryset.filter(environment_id=int(params["environment"]))
+        if params.get("environment"):
+            queryset = queryset.filter(environment_id=query_id(params, "environment"))
         if params.get("state"):
             queryset = queryset.filter(state=params["state"])
         return queryset

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.timezone import now
@@ -20,6 +21,7 @@ from django.utils.timezone import now
 from builds.models import Application, Build, Image
 from models_registry.models import ModelVersion
 
+MINUTES_PER_YEAR = 366 * 24 * 60
 ENV_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 
 
@@ -47,7 +49,9 @@ class Environment(models.Model):
         help_text="a candidate must have succeeded there first",
     )
     soak_minutes = models.PositiveIntegerField(
-        default=0, help_text="how long it must have run in the previous environment"
+        validators=[MaxValueValidator(MINUTES_PER_YEAR)],
+        default=0,
+        help_text="how long it must have run in the previous environment",
     )
     target_kind = models.CharField(max_length=20, choices=TargetKind.choices, default=TargetKind.LOCAL)
     target_config = models.JSONField(
@@ -55,18 +59,24 @@ class Environment(models.Model):
         blank=True,
         help_text='local: {"port": 8101}; kubernetes: {"namespace", "deployment", "container", "kubeconfig", "context", "in_cluster", "app_url"}',
     )
-    required_approvals = models.PositiveIntegerField(default=1)
+    required_approvals = models.PositiveIntegerField(validators=[MaxValueValidator(10)], default=1)
     approver_group = models.ForeignKey(
         Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     allow_self_approval = models.BooleanField(
         default=False, help_text="may the requester approve their own release"
     )
-    approval_validity_hours = models.PositiveIntegerField(default=24)
+    approval_validity_hours = models.PositiveIntegerField(
+        validators=[MaxValueValidator(24 * 366)], default=24
+    )
     auto_rollback = models.BooleanField(
         default=True, help_text="roll back to the previous release when a rollout fails"
     )
-    rollout_timeout = models.PositiveIntegerField(default=600, help_text="seconds a rollout may take")
+    rollout_timeout = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 3600)],
+        default=600,
+        help_text="seconds a rollout may take",
+    )
     current_release = models.ForeignKey(
         "Release",
         null=True,
@@ -127,7 +137,10 @@ class FreezeWindow(models.Model):
     end = models.DateTimeField(null=True, blank=True, help_text="one-off window: end")
     cron = models.CharField(max_length=100, blank=True, help_text="recurring window: when it starts (cron)")
     duration_minutes = models.PositiveIntegerField(
-        null=True, blank=True, help_text="recurring window: how long"
+        validators=[MinValueValidator(1), MaxValueValidator(MINUTES_PER_YEAR)],
+        null=True,
+        blank=True,
+        help_text="recurring window: how long",
     )
     timezone = models.CharField(max_length=64, default="UTC")
     created_by = models.ForeignKey(
@@ -307,11 +320,14 @@ class Schedule(models.Model):
         help_text="the owner's approval is given at the slot (only where the environment allows self-approval)",
     )
     prepare_minutes = models.PositiveIntegerField(
+        validators=[MaxValueValidator(7 * 24 * 60)],
         default=0,
         help_text="request the candidate this long before the slot, so approvals can be collected ahead",
     )
     grace_minutes = models.PositiveIntegerField(
-        default=60, help_text="a slot missed while down still runs within this"
+        validators=[MaxValueValidator(7 * 24 * 60)],
+        default=60,
+        help_text="a slot missed while down still runs within this",
     )
     evaluated_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)

@@ -16,12 +16,12 @@ class FreezeWindowSerializer(serializers.ModelSerializer):
 
 class EnvironmentSerializer(serializers.ModelSerializer):
     application = serializers.SlugRelatedField(slug_field="name", queryset=Application.objects.all())
-    previous = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    previous = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     previous_environment = serializers.CharField(write_only=True, required=False, allow_blank=True)
-    current_release = serializers.PrimaryKeyRelatedField(read_only=True)
-    active_release = serializers.PrimaryKeyRelatedField(read_only=True)
+    current_release = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    active_release = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     current_image = serializers.CharField(
-        source="current_release.image.reference", read_only=True, default=None
+        source="current_release.image.reference", read_only=True, default=None, allow_null=True
     )
     current_model_version = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
@@ -85,9 +85,15 @@ class ReleaseSerializer(serializers.ModelSerializer):
     environment = serializers.CharField(source="environment.name", read_only=True)
     environment_id = serializers.IntegerField(read_only=True)
     image = serializers.CharField(source="image.reference", read_only=True)
-    model = serializers.CharField(source="model_version.model.name", read_only=True, default=None)
-    model_version = serializers.IntegerField(source="model_version.version", read_only=True, default=None)
-    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None)
+    model = serializers.CharField(
+        source="model_version.model.name", read_only=True, default=None, allow_null=True
+    )
+    model_version = serializers.IntegerField(
+        source="model_version.version", read_only=True, default=None, allow_null=True
+    )
+    requested_by = serializers.CharField(
+        source="requested_by.username", read_only=True, default=None, allow_null=True
+    )
     approvals = ApprovalSerializer(many=True, read_only=True)
 
     class Meta:
