@@ -9,22 +9,7 @@ from models_registry.models import ModelVersion
 class ApplicationForm(forms.ModelForm):
     class Meta:
         model = Application
-        fields = [
-            "name",
-            "description",
-            "repository_url",
-            "default_branch",
-            "app_path",
-            "image_repository",
-            "model",
-            "build_service",
-            "test_command",
-            "command",
-            "port",
-            "base_image",
-            "rebuild_on_new_model",
-            "webhook_secret",
-        ]
+        fields = ["name", *Application.EDITABLE_FIELDS]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "webhook_secret": forms.PasswordInput(render_value=True),

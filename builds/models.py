@@ -79,6 +79,23 @@ class Application(models.Model):
     poll_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    # What people may set (forms, API, services); the rest is written by the product.
+    EDITABLE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "description",
+        "repository_url",
+        "default_branch",
+        "app_path",
+        "image_repository",
+        "model",
+        "build_service",
+        "test_command",
+        "command",
+        "port",
+        "base_image",
+        "rebuild_on_new_model",
+        "webhook_secret",
+    )
+
     class Meta:
         ordering: ClassVar = ["name"]
         permissions: ClassVar = [

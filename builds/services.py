@@ -18,21 +18,6 @@ from integrations.errors import IntegrationError, NotFound, TemporaryError
 from models_registry.models import ModelVersion
 
 SHORT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
-APPLICATION_FIELDS = (
-    "description",
-    "repository_url",
-    "default_branch",
-    "app_path",
-    "image_repository",
-    "model",
-    "build_service",
-    "test_command",
-    "command",
-    "port",
-    "base_image",
-    "rebuild_on_new_model",
-    "webhook_secret",
-)
 
 
 def git_error(exc: IntegrationError) -> ServiceError:
@@ -62,7 +47,7 @@ def update_application(application: Application, fields: dict[str, Any], *, acto
         application = Application.objects.select_for_update().get(pk=application.pk)
         before = application.audit_state()
         for name, value in fields.items():
-            if name in APPLICATION_FIELDS:
+            if name in Application.EDITABLE_FIELDS:
                 setattr(application, name, value)
         application.full_clean()
         application.save()

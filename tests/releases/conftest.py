@@ -74,3 +74,24 @@ def environments(application: Any, manager: Any, settings: Any, tmp_path: Any) -
     for environment in Environment.objects.filter(target_kind="local"):
         with contextlib.suppress(Exception):  # the environment may never have started
             target_for(environment).stop()
+
+
+@pytest.fixture
+def k8s_env(application: Any, manager: Any, k8s_standin: Any) -> Environment:
+    """An environment whose target is the Deployment in the Kubernetes stand-in; no approvals needed."""
+    return release_services.create_environment(
+        {
+            "application": application,
+            "name": "prod",
+            "target_kind": Environment.TargetKind.KUBERNETES,
+            "target_config": {
+                "namespace": k8s_standin.namespace,
+                "deployment": k8s_standin.deployment,
+                "container": k8s_standin.container,
+                "kubeconfig": k8s_standin.kubeconfig,
+            },
+            "required_approvals": 0,
+            "rollout_timeout": 30,
+        },
+        actor=manager,
+    )

@@ -12,32 +12,11 @@ from builds.models import Image
 from dashboard import jobrunner
 from dashboard.models import AuditEvent, JobRun
 from releases import deployer, jobs, services
-from releases.models import Environment, Release, RolloutEvent
+from releases.models import Release, RolloutEvent
 from tests.fixtures.k8s import digest_image
 from tests.releases.conftest import run_jobs
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-def k8s_env(application, manager, k8s_standin):
-    environment = services.create_environment(
-        {
-            "application": application,
-            "name": "prod",
-            "target_kind": Environment.TargetKind.KUBERNETES,
-            "target_config": {
-                "namespace": k8s_standin.namespace,
-                "deployment": k8s_standin.deployment,
-                "container": k8s_standin.container,
-                "kubeconfig": k8s_standin.kubeconfig,
-            },
-            "required_approvals": 0,
-            "rollout_timeout": 30,
-        },
-        actor=manager,
-    )
-    return environment
 
 
 def image(churn_model, name: str) -> Image:

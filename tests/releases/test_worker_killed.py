@@ -21,7 +21,7 @@ from django.utils import timezone
 from rq import SimpleWorker
 
 from releases import jobs, services
-from releases.models import Environment, Release, RolloutEvent
+from releases.models import Release, RolloutEvent
 from tests.releases.test_kubernetes_releases import image
 
 pytestmark = [
@@ -68,27 +68,11 @@ def real_queues():
 
 
 def test_a_killed_worker_is_replaced_by_another_that_resumes(
-    application, manager, k8s_standin, churn_model, real_queues, tmp_path
+    k8s_env, manager, k8s_standin, churn_model, real_queues, tmp_path
 ):
-    environment = services.create_environment(
-        {
-            "application": application,
-            "name": "prod",
-            "target_kind": Environment.TargetKind.KUBERNETES,
-            "target_config": {
-                "namespace": k8s_standin.namespace,
-                "deployment": k8s_standin.deployment,
-                "container": k8s_standin.container,
-                "kubeconfig": k8s_standin.kubeconfig,
-            },
-            "required_approvals": 0,
-            "rollout_timeout": 60,
-        },
-        actor=manager,
-    )
-    k8s_standin.srv.sim.paused = (
-        True  # the cluster will not finish the rollout while the first worker watches
-    )
+    environment = k8s_env
+    # The cluster will not finish the rollout while the first worker watches.
+    k8s_standin.srv.sim.paused = True
     release = services.request_release(environment, image=image(churn_model, "v2"), actor=manager)
     env = {
         **os.environ,
