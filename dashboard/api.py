@@ -6,8 +6,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpRequest, JsonResponse
-from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -83,11 +81,3 @@ def _summary(errors: dict[str, Any]) -> str:
         text = " ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
         parts.append(text if field == "non_field_errors" else f"{field}: {text}")
     return "; ".join(parts) or "Invalid input."
-
-
-def json_error(request: HttpRequest, message: str, status_code: int) -> JsonResponse:
-    return JsonResponse({"detail": message, "status": status_code}, status=status_code)
-
-
-def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return json_error(request, f"No API endpoint at {request.path}", status.HTTP_404_NOT_FOUND)
