@@ -36,7 +36,6 @@ import os
 import pstats
 import resource
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -64,22 +63,6 @@ INHERITED_TO_DROP = (
     "IMAGE_REGISTRY", "REGISTRY_URL", "REGISTRY_PATH", "REGISTRY_HOST", "REGISTRY_USERNAME",
     "REGISTRY_PASSWORD", "GIT_CACHE_DIR", "BUILD_WORKDIR",
 )  # fmt: skip
-REGISTRY_CONFIG = """\
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: {root}
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:{port}
-  relativeurls: true
-  secret: bench-only-upload-state-secret
-"""
 
 
 def parse_args() -> argparse.Namespace:
@@ -112,35 +95,13 @@ def registry_binary() -> str:
     return binary
 
 
-def wait_for_registry(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        with contextlib.suppress(requests.ConnectionError):
-            if requests.get(f"{url}/v2/", timeout=1).status_code == 200:
-                return True
-        time.sleep(0.05)
-    return False
-
-
 def start_registry(work: Path, cleanups: contextlib.ExitStack) -> str:
-    """``docker-registry serve`` in its own session (Ctrl-C is ours); a few ports in case of a race."""
-    binary = registry_binary()
-    for attempt in range(3):
-        port = benchlib.free_port()
-        config = work / f"registry-{attempt}.yml"
-        config.write_text(REGISTRY_CONFIG.format(root=work / "registry-storage", port=port))
-        log = cleanups.enter_context((work / f"registry-{attempt}.log").open("wb"))
-        process = subprocess.Popen(
-            [binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        cleanups.callback(benchlib.stop_process, process, timeout=10)
-        url = f"http://127.0.0.1:{port}"
-        if wait_for_registry(url, process):
-            return url
-        benchlib.stop_process(process, timeout=10)
-    raise RuntimeError(f"docker-registry did not start:\n{(work / 'registry-2.log').read_text()[-2000:]}")
+    """``docker-registry serve`` in its own session (Ctrl-C is ours)."""
+    from tests.support import registry_server
+
+    url, process = registry_server.start(registry_binary(), work, new_session=True)
+    cleanups.callback(benchlib.stop_process, process, timeout=10)
+    return url
 
 
 def start_stack(args: argparse.Namespace, workdir: Path, cleanups: contextlib.ExitStack) -> tuple[str, Path]:
