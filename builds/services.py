@@ -110,7 +110,7 @@ def request_build(
                 commit=sha,
                 model_version=version,
                 trigger=trigger,
-                requested_by=actor if getattr(actor, "pk", None) else None,
+                requested_by=audit.user_of(actor),
                 image_tag=f"{sha[:12]}-m{version.version}",
             )
             after = {"state": build.state, "commit": sha, "model_version": str(version), "trigger": trigger}

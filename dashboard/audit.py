@@ -13,6 +13,11 @@ from dashboard.models import AuditEvent
 Actor = AbstractBaseUser | AnonymousUser | str | None
 
 
+def user_of(actor: Actor) -> AbstractBaseUser | None:
+    """The user behind an actor, for "created by" columns; None for system actors and anonymous."""
+    return actor if isinstance(actor, AbstractBaseUser) and actor.is_authenticated else None
+
+
 def actor_fields(actor: Actor) -> dict[str, Any]:
     """Split an actor into the FK and the name kept as text ("system" for background work)."""
     if isinstance(actor, str):

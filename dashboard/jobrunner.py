@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from dashboard import audit
 from dashboard.models import JobRun
 from integrations.errors import TemporaryError
 
@@ -63,7 +64,7 @@ def enqueue(
         max_attempts=(settings.JOB_MAX_RETRIES + 1) if max_attempts is None else max_attempts,
         object_type=related._meta.label_lower if related is not None else "",
         object_id=str(related.pk) if related is not None else "",
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=audit.user_of(actor),
     )
     transaction.on_commit(lambda: push(run))
     return run

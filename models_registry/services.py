@@ -78,7 +78,7 @@ def create_model(name: str, *, description: str = "", actor: Actor) -> Registere
     try:
         with transaction.atomic():
             model = RegisteredModel.objects.create(
-                name=name, description=description, owner=actor if getattr(actor, "pk", None) else None
+                name=name, description=description, owner=audit.user_of(actor)
             )
             audit.record("model.create", model, actor=actor, after={"name": name, "description": description})
     except IntegrityError:
@@ -208,7 +208,7 @@ def _create_version(
                 description=info.description,
                 metrics=info.metrics,
                 source=source,
-                created_by=actor if getattr(actor, "pk", None) else None,
+                created_by=audit.user_of(actor),
                 **stored,
             )
             after = {"version": number, "sha256": sha256, "size": size, "status": version.status}

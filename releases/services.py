@@ -167,7 +167,7 @@ def request_release(
             digest=image.digest,
             model_version=image.model_version,
             commit=image.commit,
-            requested_by=actor if getattr(actor, "pk", None) else None,
+            requested_by=audit.user_of(actor),
             scheduled_for=scheduled_for,
             schedule=schedule,
             note=note,
@@ -368,7 +368,7 @@ def rollback(
             digest=target.digest,
             model_version=target.model_version,
             commit=target.commit,
-            requested_by=actor if getattr(actor, "pk", None) else None,
+            requested_by=audit.user_of(actor),
             rollback_of=current,
             previous_release=environment.current_release,
             note=reason or f"roll back to release #{target.pk}",
@@ -433,9 +433,7 @@ def delete_schedule(schedule: Schedule, *, actor: Actor) -> None:
 
 
 def add_freeze_window(environment: Environment, fields: dict[str, Any], *, actor: Actor) -> FreezeWindow:
-    window = FreezeWindow(
-        environment=environment, created_by=actor if getattr(actor, "pk", None) else None, **fields
-    )
+    window = FreezeWindow(environment=environment, created_by=audit.user_of(actor), **fields)
     try:
         freeze.as_window(window)  # validates one-off vs recurring, times, cron, time zone
     except ValueError as exc:
