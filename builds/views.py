@@ -15,11 +15,7 @@ from builds.forms import ApplicationForm, BuildNowForm
 from builds.models import Application, Build, Image
 from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
-
-
-def _form_error(form: object, exc: ServiceError) -> None:
-    field = exc.field if exc.field in form.fields else None  # type: ignore[attr-defined]
-    form.add_error(field, exc.message)  # type: ignore[attr-defined]
+from dashboard.forms import add_service_error
 
 
 @login_required
@@ -33,7 +29,7 @@ def application_list(request: HttpRequest) -> HttpResponse:
             try:
                 application = services.create_application(form.cleaned_data, actor=request.user)
             except ServiceError as exc:
-                _form_error(form, exc)
+                add_service_error(form, exc)
             else:
                 messages.success(request, f"Application {application} created.")
                 return redirect(application)
@@ -58,7 +54,7 @@ def application_detail(request: HttpRequest, name: str) -> HttpResponse:
                     actor=request.user,
                 )
             except ServiceError as exc:
-                _form_error(form, exc)
+                add_service_error(form, exc)
             else:
                 if created:
                     messages.success(request, f"Build #{build.pk} queued.")
@@ -93,7 +89,7 @@ def application_edit(request: HttpRequest, name: str) -> HttpResponse:
         try:
             application = services.update_application(application, form.cleaned_data, actor=request.user)
         except ServiceError as exc:
-            _form_error(form, exc)
+            add_service_error(form, exc)
         else:
             messages.success(request, f"Application {application} saved.")
             return redirect(application)

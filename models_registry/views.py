@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from dashboard import jobrunner
 from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
+from dashboard.forms import add_service_error
 from models_registry import jobs, services
 from models_registry.api import download_response, get_version, models_with_counts
 from models_registry.forms import ModelForm, StatusForm, VersionForm
@@ -36,7 +37,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
                     actor=request.user,
                 )
             except ServiceError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_service_error(form, exc)
             else:
                 messages.success(request, f"Model {model.name} created.")
                 return redirect(model)
@@ -73,7 +74,7 @@ def version_create(request: HttpRequest, name: str) -> HttpResponse:
             try:
                 version, created = _register(request, model, form)
             except ServiceError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_service_error(form, exc)
             else:
                 if created:
                     messages.success(request, f"Registered {version} (sha256 {version.sha256[:12]}…).")
@@ -114,7 +115,7 @@ def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse
                     actor=request.user,
                 )
             except ServiceError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_service_error(form, exc)
             else:
                 messages.success(request, f"{version} is now {version.status}.")
                 return redirect(version)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
@@ -12,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from dashboard.errors import ServiceError
+from dashboard.forms import add_service_error
 from releases import services
 from releases.api import environments, releases
 from releases.diff import release_diff
@@ -20,10 +19,6 @@ from releases.models import Environment, Release, Schedule
 from releases.serializers import EnvironmentSerializer
 
 VIEW_RELEASES = "releases.view_release"
-
-
-def _form_error(form: Any, exc: ServiceError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 @login_required
@@ -48,7 +43,7 @@ def environment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     note=form.cleaned_data["note"],
                 )
             except ServiceError as exc:
-                _form_error(form, exc)
+                add_service_error(form, exc)
             else:
                 waiting = (
                     "waits for approval"
