@@ -127,15 +127,3 @@ def login_as() -> Callable[[Any, Any], Any]:
         return user
 
     return log_in
-
-
-def build_image(application: Any, actor: Any, **kwargs: Any) -> Any:
-    """Build an image through the services (jobs run inline)."""
-    from builds import services as build_services
-    from tests.releases.conftest import run_jobs
-
-    build, _ = build_services.request_build(application, actor=actor, **kwargs)
-    run_jobs("builds.jobs.run_build")
-    build.refresh_from_db()
-    assert build.state == "succeeded", (build.failure_reason, build.log[-1500:])
-    return build

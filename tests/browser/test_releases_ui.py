@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.browser.conftest import build_image
 from tests.fixtures.apps import sample_model_bytes
-from tests.releases.conftest import run_jobs
+from tests.releases.conftest import build_image, run_jobs
 
 try:
     from playwright.sync_api import Page, expect
