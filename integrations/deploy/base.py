@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from integrations.errors import Conflict, PermanentError
+from integrations.errors import PermanentError
 
 Phase = Literal["progressing", "succeeded", "failed"]
 PROGRESSING: Phase = "progressing"
@@ -21,7 +21,7 @@ SUCCEEDED: Phase = "succeeded"
 FAILED: Phase = "failed"
 
 
-class RunningImageChanged(Conflict):
+class RunningImageChanged(PermanentError):
     """The target does not run the image we expected: someone changed it outside the product.
 
     Retrying the same request will not help; a person has to look at what runs and release again.

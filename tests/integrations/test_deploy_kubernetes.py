@@ -16,7 +16,7 @@ import pytest
 
 from integrations.deploy.base import DeployRequest, RolloutStatus, RunningImageChanged
 from integrations.deploy.kubernetes import KubernetesTarget
-from integrations.errors import Conflict, NotFound, TemporaryError, Unauthorized
+from integrations.errors import Conflict, NotFound, PermanentError, TemporaryError, Unauthorized
 from tests.fixtures.k8s import K8sEnv, digest_image, standin_class
 
 DEPLOYMENT_PATH = r"/deployments/web$"
@@ -139,7 +139,9 @@ def test_it_refuses_to_deploy_when_the_image_was_changed_outside(
     with pytest.raises(RunningImageChanged, match="outside the product") as err:
         target.deploy(release(env))
 
-    assert isinstance(err.value, Conflict)
+    assert isinstance(err.value, PermanentError) and not isinstance(
+        err.value, TemporaryError
+    )  # never retried
     assert image_of(env) == changed_by_hand
     assert "ai.release/release-id" not in annotations_of(env)
 

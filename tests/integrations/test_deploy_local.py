@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from integrations.deploy.base import DeployRequest, RolloutStatus
+from integrations.deploy.base import DeployRequest, RolloutStatus, RunningImageChanged
 from integrations.deploy.local import LocalProcessTarget
-from integrations.errors import Conflict, NotFound, PermanentError
+from integrations.errors import NotFound, PermanentError
 from integrations.images import ImageSpec, LayerSource, build_image
 from integrations.registry.oci_layout import OciLayoutRegistry
 
@@ -265,9 +265,9 @@ def test_it_refuses_to_deploy_over_an_image_it_did_not_expect(images: Images, ma
     target, empty = make_target(), make_target(name="empty")
     roll_out(target, release("rel-1", images.v1))
 
-    with pytest.raises(Conflict, match="changed outside"):
+    with pytest.raises(RunningImageChanged, match="changed outside"):
         target.deploy(release("rel-2", images.v2, expected=images.bad_model))
-    with pytest.raises(Conflict, match="runs nothing"):
+    with pytest.raises(RunningImageChanged, match="runs nothing"):
         empty.deploy(release("rel-2", images.v2, expected=images.v1))
 
     assert target.status().release_id == "rel-1" and served_version(target) == "1"
