@@ -16,6 +16,7 @@ from dashboard.models import AuditEvent
 from models_registry import services as model_services
 from releases import scheduler
 from releases.models import Release, Schedule, ScheduleRun
+from releases.scheduling import next_slot
 from tests.fixtures.apps import sample_model_bytes
 from tests.registry.helpers import upload
 from tests.releases.conftest import build_image, run_jobs
@@ -91,33 +92,44 @@ def test_model_to_production_and_back(
     run_jobs()
     assert served_model_version(prod) == "2"
 
-    # A nightly schedule on staging fires exactly once for its slot, even evaluated twice.
+    # Model v3 is built; a nightly schedule on staging releases it, once for its slot.
+    model_services.register_uploaded_version(
+        churn_model,
+        upload(sample_model_bytes(3), "churn-model.json"),
+        model_services.VersionInfo(metrics={"auc": 0.87}),
+        actor=scientist,
+    )
+    run_jobs()
+    staging.allow_self_approval = True  # the schedule owner's approval counts here
+    staging.save()
+    slot = next_slot("0 2 * * *", "Europe/Amsterdam", timezone.now())
     schedule = Schedule.objects.create(
         environment=staging,
         cron="0 2 * * *",
         timezone="Europe/Amsterdam",
+        policy="latest-build",
         owner=manager,
-        evaluated_until=timezone.now() - timedelta(days=1, hours=1),
+        owner_approves=True,
+        evaluated_until=slot - timedelta(hours=1),
     )
-    now = timezone.now()
-    scheduler.evaluate(schedule, now)
-    schedule.refresh_from_db()
-    scheduler.evaluate(schedule, now)
-    runs = ScheduleRun.objects.filter(schedule=schedule)
-    assert runs.count() >= 1
-    assert runs.values("slot").distinct().count() == runs.count()
-    assert (
-        runs.filter(outcome="skipped", reason__contains="nothing new").exists()
-        or runs.filter(outcome="missed").exists()
-    )
+    at_slot = slot + timedelta(minutes=1)
+    scheduler.evaluate(schedule, at_slot)
+    scheduler.evaluate(Schedule.objects.get(pk=schedule.pk), at_slot)  # a second scheduler, or a re-run
+    scheduler.evaluate(schedule, at_slot)  # the first one's stale copy
+    run_jobs()
+    run = ScheduleRun.objects.get(schedule=schedule)
+    assert (run.slot, run.outcome) == (slot, "fired")
+    assert Release.objects.filter(schedule=schedule).count() == 1
+    assert Release.objects.get(schedule=schedule).state == "succeeded"
+    assert served_model_version(staging) == "3"
 
-    # On-call rolls staging back: the app serves v1 again.
+    # On-call rolls staging back: the app serves the model before it again.
     oncall = make_user("pager", "on-call")
     api.force_authenticate(oncall)
     current = staging.__class__.objects.get(pk=staging.pk).current_release
-    rolled = api.post(f"/api/v1/releases/{current.pk}/rollback/", {"reason": "v2 misbehaves"}, format="json")
+    rolled = api.post(f"/api/v1/releases/{current.pk}/rollback/", {"reason": "v3 misbehaves"}, format="json")
     assert rolled.status_code == 200, rolled.json()
     run_jobs()
-    assert served_model_version(staging) == "1"
+    assert served_model_version(staging) == "2"
     assert Release.objects.get(pk=current.pk).state == "rolled_back"
     assert AuditEvent.objects.filter(action="release.rollback", actor_name="pager").exists()
