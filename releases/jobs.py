@@ -21,17 +21,6 @@ def tick() -> dict[str, object]:
         state=Release.State.SCHEDULED, scheduled_for__lte=now, schedule__isnull=True
     ):
         services.enqueue(release, actor="job:release_tick", reason="its scheduled time came")
-    stale = now - timezone.timedelta(hours=1)
-    for release in Release.objects.filter(
-        state=Release.State.APPROVED, queued_at__isnull=True, requested_at__lt=stale
-    ):
-        if (
-            release.environment.required_approvals
-            and services.valid_approvals(release).count() < release.environment.required_approvals
-        ):
-            services.transition(
-                release, Release.State.EXPIRED, actor="job:release_tick", reason="its approvals lapsed"
-            )
     waiting = Environment.objects.filter(
         Q(releases__state=Release.State.QUEUED, active_release__isnull=True)
         | Q(active_release__state=Release.State.DEPLOYING, active_release__lease_expires_at__lt=now)

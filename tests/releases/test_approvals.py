@@ -224,3 +224,31 @@ def test_a_release_queued_while_another_deploys_gets_its_own_run(
     assert waiting.count() == 1  # the running one may already have looked for queued releases
     services.kick(staging)
     assert waiting.count() == 1  # but waiting runs are not piled up
+
+
+def test_a_release_scheduled_for_later_waits_for_its_time(staging, image, scientist, manager):
+    from releases import jobs
+
+    release = services.request_release(
+        staging, image=image, actor=scientist, scheduled_for=timezone.now() + timedelta(hours=3)
+    )
+    services.approve(release, actor=manager)
+    release.refresh_from_db()
+    assert release.state == "scheduled"
+    jobs.tick()
+    release.refresh_from_db()
+    assert release.state == "scheduled"  # not yet
+    Release.objects.filter(pk=release.pk).update(scheduled_for=timezone.now() - timedelta(seconds=1))
+    jobs.tick()
+    release.refresh_from_db()
+    assert release.state == "queued"
+
+
+def test_a_scheduled_time_in_the_past_is_refused(staging, image, scientist):
+    from dashboard.errors import ServiceError
+
+    with pytest.raises(ServiceError, match="in the past"):
+        services.request_release(
+            staging, image=image, actor=scientist, scheduled_for=timezone.now() - timedelta(minutes=1)
+        )
+    assert not Release.objects.exists()
