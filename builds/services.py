@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from builds.integration import get_git_cache
 from builds.models import Application, Build, Image
-from dashboard import audit, jobrunner
+from dashboard import audit, jobrunner, transitions
 from dashboard.audit import Actor
 from dashboard.errors import ConflictError, NotFoundError, ServiceError, UnavailableError
 from integrations import git
@@ -126,22 +126,12 @@ def request_build(
 
 def transition(build: Build, to: str, *, actor: Actor, **fields: Any) -> bool:
     """Move a build to ``to`` if its current state allows it; audited. False if it had moved on."""
-    allowed_from = [state for state, targets in Build.TRANSITIONS.items() if to in targets]
     now = timezone.now()
     if to == Build.State.RUNNING:
         fields.setdefault("started_at", now)
     if to in Build.TERMINAL:
         fields.setdefault("finished_at", now)
-    with transaction.atomic():
-        current = Build.objects.select_for_update().get(pk=build.pk)
-        if current.state not in allowed_from:
-            return False
-        before = current.audit_state()
-        Build.objects.filter(pk=build.pk).update(state=to, **fields)
-        current.refresh_from_db()
-        audit.record(f"build.{to}", current, actor=actor, before=before, after=current.audit_state())
-    build.refresh_from_db()
-    return True
+    return transitions.move(build, to, action_prefix="build", actor=actor, **fields)
 
 
 def cancel_build(build: Build, *, actor: Actor) -> Build:

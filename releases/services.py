@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from builds.models import Build, Image
-from dashboard import audit, jobrunner
+from dashboard import audit, jobrunner, transitions
 from dashboard.audit import Actor
 from dashboard.errors import ConflictError, ForbiddenError, NotFoundError, ServiceError
 from releases import freeze, scheduling
@@ -87,16 +87,7 @@ def transition(release: Release, to: str, *, actor: Actor, reason: str = "", **f
         fields.setdefault(stamps[to], now)
     if to in (Release.State.SUCCEEDED, Release.State.FAILED, *Release.FINAL):
         fields.setdefault("finished_at", now)
-    with transaction.atomic():
-        current = Release.objects.select_for_update().get(pk=release.pk)
-        if not current.can_become(to):
-            return False
-        before = current.audit_state()
-        Release.objects.filter(pk=release.pk).update(state=to, state_reason=reason, **fields)
-        current.refresh_from_db()
-        audit.record(f"release.{to}", current, actor=actor, before=before, after=current.audit_state())
-    release.refresh_from_db()
-    return True
+    return transitions.move(release, to, action_prefix="release", actor=actor, state_reason=reason, **fields)
 
 
 # --- requesting ------------------------------------------------------------------------------------
