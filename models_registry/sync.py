@@ -18,7 +18,7 @@ from dashboard.errors import ServiceError
 from integrations.errors import IntegrationError
 from integrations.modelstore import StoredObject
 from models_registry import services
-from models_registry.models import ModelVersion, RegisteredModel
+from models_registry.models import ModelVersion
 
 logger = logging.getLogger(__name__)
 SYNC_ACTOR = "job:sync_model_store"
@@ -77,9 +77,7 @@ def _register(obj: StoredObject, report: SyncReport) -> None:
         return
     try:
         services.clean_name(name)
-        model = RegisteredModel.objects.filter(name=name).first() or services.get_or_create_model(
-            name, actor=SYNC_ACTOR
-        )
+        model = services.get_or_create_model(name, actor=SYNC_ACTOR)
         info = services.VersionInfo(metrics={}, description=f"Discovered in the model store at {obj.key}")
         _, created = services.register_referenced_version(
             model, obj.key, info, actor=SYNC_ACTOR, source=ModelVersion.Source.SYNC
