@@ -25,7 +25,7 @@ from builds.integration import get_build_service, get_git_cache, get_registry
 from builds.models import Application, Build, Image, ImageTag
 from dashboard import jobrunner
 from dashboard.errors import ServiceError
-from integrations.buildservice.base import BuildRequest, BuildState
+from integrations.buildservice.base import BuildRequest, BuildService, BuildState
 from integrations.errors import IntegrationError, PermanentError, TemporaryError
 from models_registry.services import get_store
 
@@ -200,8 +200,8 @@ def _run_external(build: Build, log: BuildLog) -> Image:
     return _record(build, request.image_repository, digest)
 
 
-def _copy_logs(service: object, external_id: str, position: int, log: BuildLog) -> int:
-    lines = service.logs(external_id, since_line=position)  # type: ignore[attr-defined]
+def _copy_logs(service: BuildService, external_id: str, position: int, log: BuildLog) -> int:
+    lines = service.logs(external_id, since_line=position)
     for line in lines:
         log(line)
     return position + len(lines)

@@ -122,9 +122,9 @@ def register_uploaded_version(
 
     Identical content registered again returns the existing version.
     """
-    sha256 = getattr(upload, "sha256", "") or sha256_of(upload.chunks())[0]
     if upload.size == 0:
         raise ServiceError("The file is empty; a model version needs content.", field="file")
+    sha256 = getattr(upload, "sha256", "") or sha256_of(upload.chunks())[0]
     existing = model.versions.filter(sha256=sha256).first()
     if existing:
         return existing, False
