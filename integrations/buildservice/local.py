@@ -32,6 +32,7 @@ from integrations.buildservice.local_image import (
 from integrations.buildservice.local_testrun import BuildCancelled, minimal_environment, run_test_command
 from integrations.errors import IntegrityMismatch, NotFound, PermanentError
 from integrations.images.oci import BuiltImage, LayerSource, build_image
+from integrations.localdirs import require_writable_dir
 from integrations.modelstore.base import ModelStore, validate_key
 from integrations.registry.base import ImageRef, Registry, validate_repository, validate_tag
 
@@ -100,13 +101,7 @@ class LocalBuilder:
         """Raise an IntegrationError when git is missing or the work directory is unusable."""
         if shutil.which("git") is None:
             raise PermanentError("the git command is not installed", system=SYSTEM)
-        try:
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            tempfile.TemporaryFile(dir=self.workdir).close()
-        except OSError as exc:
-            raise PermanentError(
-                f"work directory {self.workdir} is not writable: {exc}", system=SYSTEM
-            ) from exc
+        require_writable_dir(self.workdir, "work directory", system=SYSTEM)
 
     def run(
         self, req: BuildRequest, log: Log, cancelled: Callable[[], bool] = lambda: False

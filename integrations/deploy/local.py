@@ -59,6 +59,7 @@ from integrations.deploy.local_process import (
 )
 from integrations.errors import IntegrationError, NotFound, PermanentError, TemporaryError
 from integrations.images import unpack_image
+from integrations.localdirs import require_writable_dir
 from integrations.registry import ImageConfig, Registry
 
 SYSTEM = "local environment"
@@ -99,13 +100,7 @@ class LocalProcessTarget:
     # ------------------------------------------------------------------ public interface
     def check(self) -> None:
         """The state directory is writable, the interpreter exists, and the port is ours or free."""
-        try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            tempfile.TemporaryFile(dir=self.state_dir).close()
-        except OSError as exc:
-            raise PermanentError(
-                f"state directory {self.state_dir} is not writable: {exc}", system=SYSTEM
-            ) from exc
+        require_writable_dir(self.state_dir, "state directory", system=SYSTEM)
         if not os.access(self.python, os.X_OK):
             raise PermanentError(f"the Python interpreter {self.python} is not executable", system=SYSTEM)
         if supervisor_alive(self.state_dir):

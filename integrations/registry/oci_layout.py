@@ -21,6 +21,7 @@ from integrations.errors import NotFound, PermanentError
 from integrations.images.digests import read_chunks, validate_digest, write_verified
 from integrations.images.labels import OCI_CREATED
 from integrations.images.oci import BlobRef, BuiltImage
+from integrations.localdirs import require_writable_dir
 from integrations.registry.base import (
     ImageConfig,
     ImageRef,
@@ -109,13 +110,7 @@ class OciLayoutRegistry:
 
     # -- Registry interface --------------------------------------------------
     def check(self) -> None:
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            tempfile.TemporaryFile(dir=self.root).close()
-        except OSError as exc:
-            raise PermanentError(
-                f"registry directory {self.root} is not writable: {exc}", system=SYSTEM
-            ) from exc
+        require_writable_dir(self.root, "registry directory", system=SYSTEM)
 
     def _put_blob(self, repository: str, blob: BlobRef) -> None:
         dest = self._blob(repository, blob.digest)
