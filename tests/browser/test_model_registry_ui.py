@@ -205,12 +205,16 @@ def test_compare_needs_two_checked_versions(page: Page, login: Any) -> None:
     expect(page.locator(".messages li.error")).to_have_text("Pick two versions to compare.")
 
 
-def test_on_call_can_look_but_not_register(new_page: Any, login: Any) -> None:
+def scientist_registers_v1(new_page: Any, login: Any) -> None:
     scientist = new_page()
     login(scientist, "scientist", "data-scientist")
     create_model(scientist)
     open_register_form(scientist)
     submit_version(scientist, metrics='{"auc": 0.91}')
+
+
+def test_on_call_can_look_but_not_register(new_page: Any, login: Any) -> None:
+    scientist_registers_v1(new_page, login)
 
     page = new_page()
     login(page, "oncall", "on-call")
@@ -233,11 +237,7 @@ def test_on_call_can_look_but_not_register(new_page: Any, login: Any) -> None:
 
 
 def test_release_manager_blocks_a_version_with_a_reason(new_page: Any, login: Any, screenshot: Any) -> None:
-    scientist = new_page()
-    login(scientist, "scientist", "data-scientist")
-    create_model(scientist)
-    open_register_form(scientist)
-    submit_version(scientist, metrics='{"auc": 0.91}')
+    scientist_registers_v1(new_page, login)
 
     page = new_page()
     login(page, "manager", "release-manager")
