@@ -15,6 +15,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
+from dashboard.forms import describe_errors
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -70,14 +71,5 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is not None and isinstance(response.data, list):
         response.data = {"detail": response.data}
     elif response is not None and "detail" not in response.data:
-        response.data = {"detail": _summary(response.data), "errors": response.data}
+        response.data = {"detail": describe_errors(response.data), "errors": response.data}
     return response
-
-
-def _summary(errors: dict[str, Any]) -> str:
-    """One readable sentence from DRF's per-field errors, e.g. "metrics: Value must be valid JSON."."""
-    parts = []
-    for field, messages in errors.items():
-        text = " ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
-        parts.append(text if field == "non_field_errors" else f"{field}: {text}")
-    return "; ".join(parts) or "Invalid input."

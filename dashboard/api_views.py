@@ -10,6 +10,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from dashboard.api import HasRolePermission
 from dashboard.errors import ServiceError
 from dashboard.filters import AuditFilterForm
+from dashboard.forms import describe_errors
 from dashboard.models import AuditEvent, JobRun
 from dashboard.serializers import AuditEventSerializer, JobRunSerializer
 
@@ -36,8 +37,7 @@ class AuditListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[AuditEvent]:
         form = AuditFilterForm(self.request.query_params)
         if not form.is_valid():
-            errors = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in form.errors.items())
-            raise ServiceError(f"Invalid filter: {errors}")
+            raise ServiceError(f"Invalid filter: {describe_errors(form.errors)}")
         return form.filter(AuditEvent.objects.all())
 
 

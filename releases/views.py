@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from dashboard.errors import ServiceError
-from dashboard.forms import add_service_error
+from dashboard.forms import add_service_error, describe_errors
 from releases import services
 from releases.api import environments, releases
 from releases.diff import release_diff
@@ -96,9 +96,7 @@ def _rollback(request: HttpRequest, environment: Environment) -> None:
 def _add_schedule(request: HttpRequest, environment: Environment) -> None:
     form = ScheduleForm(request.POST)
     if not form.is_valid():
-        raise ServiceError(
-            "Schedule not saved: " + "; ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items())
-        )
+        raise ServiceError(f"Schedule not saved: {describe_errors(form.errors)}")
     fields = {**form.cleaned_data, "environment": environment}
     schedule = services.save_schedule(Schedule(owner=request.user), fields, actor=request.user)
     messages.success(request, f"Schedule saved: {schedule}.")
@@ -107,9 +105,7 @@ def _add_schedule(request: HttpRequest, environment: Environment) -> None:
 def _add_freeze(request: HttpRequest, environment: Environment) -> None:
     form = FreezeWindowForm(request.POST)
     if not form.is_valid():
-        raise ServiceError(
-            "Freeze window not saved: " + "; ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items())
-        )
+        raise ServiceError(f"Freeze window not saved: {describe_errors(form.errors)}")
     services.add_freeze_window(environment, form.cleaned_data, actor=request.user)
     messages.success(request, "Freeze window added.")
 

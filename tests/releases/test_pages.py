@@ -69,3 +69,29 @@ def test_the_release_page_shows_the_difference_from_what_runs(
     diff = client.get(f"/api/v1/releases/{release.pk}/diff/").json()
     assert diff["model_version"] == {"from": "churn-model v1", "to": "churn-model v2", "changed": True}
     assert diff["metrics"] == [{"metric": "auc", "from": 0.8, "to": 0.86, "delta": pytest.approx(0.06)}]
+
+
+def test_bad_schedule_and_freeze_forms_explain_themselves(client, application, manager):
+    from releases.models import FreezeWindow, Schedule
+
+    env = environment(application, "staging", actor=manager)
+    client.force_login(manager)
+    page = client.post(
+        f"/environments/{env.pk}/schedule/",
+        {
+            "cron": "61 2 * * *",
+            "timezone": "UTC",
+            "policy": "latest-build",
+            "grace_minutes": 60,
+            "prepare_minutes": 0,
+        },
+        follow=True,
+    )
+    assert "minute field" in page.content.decode()
+    page = client.post(
+        f"/environments/{env.pk}/freeze/",
+        {"reason": "x", "timezone": "UTC", "duration_minutes": "-5"},
+        follow=True,
+    )
+    assert "Freeze window not saved: duration_minutes:" in page.content.decode()
+    assert not Schedule.objects.exists() and not FreezeWindow.objects.exists()
