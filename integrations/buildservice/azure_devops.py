@@ -268,8 +268,9 @@ class AzureDevOpsBuildService:
         messages: list[str] = []
         for record in (timeline.records if timeline else None) or []:
             for issue in record.issues or []:
-                if issue.type == "error" and issue.message and issue.message not in messages:
-                    messages.append(f"{record.name}: {issue.message}")
+                text = f"{record.name}: {issue.message}"
+                if issue.type == "error" and issue.message and text not in messages:
+                    messages.append(text)
         return "; ".join(messages[:5])
 
     def _build_client(self) -> BuildClient:
