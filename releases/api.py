@@ -19,6 +19,7 @@ from releases import services
 from releases.diff import release_diff
 from releases.models import Environment, FreezeWindow, Release, Schedule
 from releases.serializers import (
+    CandidateSerializer,
     DecisionSerializer,
     EnvironmentSerializer,
     FreezeWindowSerializer,
@@ -156,15 +157,7 @@ class ReleaseListView(generics.ListCreateAPIView):
         environment = Environment.objects.filter(pk=data["environment"]).select_related("application").first()
         if environment is None:
             raise NotFoundError(f"No environment #{data['environment']}.")
-        build = image = None
-        if data.get("build"):
-            build = Build.objects.select_related("image").filter(pk=data["build"]).first()
-            if build is None:
-                raise NotFoundError(f"No build #{data['build']}.")
-        else:
-            image = Image.objects.filter(pk=data["image"]).first()
-            if image is None:
-                raise NotFoundError(f"No image #{data['image']}.")
+        build, image = build_or_image(data)
         if data.get("scheduled_for") and not request.user.has_perm("releases.schedule_release"):
             raise ServiceError("Your role does not allow scheduling releases.")
         release = services.request_release(
@@ -176,6 +169,19 @@ class ReleaseListView(generics.ListCreateAPIView):
             note=data["note"],
         )
         return Response(ReleaseSerializer(releases().get(pk=release.pk)).data, status=status.HTTP_201_CREATED)
+
+
+def build_or_image(data: dict[str, Any]) -> tuple[Build | None, Image | None]:
+    """The candidate named by ``build`` or ``image`` ids; a 404 for an unknown one."""
+    if data.get("build"):
+        build = Build.objects.select_related("image").filter(pk=data["build"]).first()
+        if build is None:
+            raise NotFoundError(f"No build #{data['build']}.")
+        return build, None
+    image = Image.objects.filter(pk=data["image"]).first()
+    if image is None:
+        raise NotFoundError(f"No image #{data['image']}.")
+    return None, image
 
 
 class ReleaseDetailView(generics.RetrieveAPIView):
@@ -233,6 +239,21 @@ class CancelView(ReleaseActionView):
 
     def act(self, request: Request, release: Release, data: dict[str, Any]) -> Release:
         return services.cancel(release, actor=request.user, reason=data["comment"])
+
+
+class CandidateView(ReleaseActionView):
+    """Point a waiting release at another build or image; its approvals lapse."""
+
+    required_permissions = {"POST": "releases.add_release"}
+    serializer_class = CandidateSerializer
+
+    @extend_schema(request=CandidateSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request: Request, release: Release, data: dict[str, Any]) -> Release:
+        build, image = build_or_image(data)
+        return services.change_candidate(release, build=build, image=image, actor=request.user)
 
 
 class RollbackView(ReleaseActionView):

@@ -20,6 +20,7 @@ urlpatterns = [
     path("releases/<id:pk>/reject/", api.RejectView.as_view(), name="api-release-reject"),
     path("releases/<id:pk>/cancel/", api.CancelView.as_view(), name="api-release-cancel"),
     path("releases/<id:pk>/rollback/", api.RollbackView.as_view(), name="api-release-rollback"),
+    path("releases/<id:pk>/candidate/", api.CandidateView.as_view(), name="api-release-candidate"),
     path("releases/<id:pk>/events/", api.ReleaseEventsView.as_view(), name="api-release-events"),
     path("releases/<id:pk>/diff/", api.ReleaseDiffView.as_view(), name="api-release-diff"),
     path("schedules/", api.ScheduleListView.as_view(), name="api-schedules"),

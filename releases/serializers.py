@@ -142,6 +142,16 @@ class ReleaseCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class CandidateSerializer(serializers.Serializer):
+    build = serializers.IntegerField(required=False, help_text="a succeeded build id")
+    image = serializers.IntegerField(required=False, help_text="an image id")
+
+    def validate(self, attrs: dict) -> dict:
+        if bool(attrs.get("build")) == bool(attrs.get("image")):
+            raise serializers.ValidationError("Name exactly one of 'build' or 'image'.")
+        return attrs
+
+
 class DecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 

@@ -277,10 +277,17 @@ def kick(environment: Environment) -> None:
     )
 
 
+def _requester_or_manager(release: Release, actor: Any, doing: str) -> None:
+    if (
+        hasattr(actor, "has_perm")
+        and release.requested_by_id != actor.pk
+        and not actor.has_perm("releases.approve_release")
+    ):
+        raise ForbiddenError(f"Only the requester or a release manager can {doing} this release.")
+
+
 def cancel(release: Release, *, actor: Any, reason: str = "") -> Release:
-    is_user = hasattr(actor, "has_perm")
-    if is_user and release.requested_by_id != actor.pk and not actor.has_perm("releases.approve_release"):
-        raise ForbiddenError("Only the requester or a release manager can cancel this release.")
+    _requester_or_manager(release, actor, "cancel")
     if release.state not in Release.WAITING:
         raise ConflictError(f"{release} is {release.state}; only waiting releases can be cancelled.")
     if not transition(
@@ -290,10 +297,14 @@ def cancel(release: Release, *, actor: Any, reason: str = "") -> Release:
     return release
 
 
-def change_candidate(release: Release, image: Image, *, actor: Actor) -> Release:
-    """Point a waiting release at another image: its approvals lapse (they were for the old digest)."""
+def change_candidate(
+    release: Release, *, build: Build | None = None, image: Image | None = None, actor: Actor
+) -> Release:
+    """Point a waiting release at another candidate: its approvals lapse (they were for the old digest)."""
+    _requester_or_manager(release, actor, "change the candidate of")
     if release.state not in (Release.State.REQUESTED, Release.State.APPROVED, Release.State.SCHEDULED):
         raise ConflictError(f"{release} is {release.state}; its candidate can no longer change.")
+    image, build = candidate(build=build, image=image)
     check_candidate(release.environment, image)
     with transaction.atomic():
         before = release.audit_state()
@@ -302,7 +313,7 @@ def change_candidate(release: Release, image: Image, *, actor: Actor) -> Release
             digest=image.digest,
             model_version=image.model_version,
             commit=image.commit,
-            build=None,
+            build=build,
         )
         release.refresh_from_db()
         audit.record(

@@ -131,11 +131,15 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_roll_back": release.environment.current_release_id == release.pk
         and services.previous_good(release.environment, before=release) is not None,
         "form": DecisionForm(),
+        "candidate_form": RequestReleaseForm(
+            environment=release.environment, initial={"build": release.build_id}
+        ),
     }
     return render(request, "releases/release_detail.html", context)
 
 
 ACTIONS = {
+    "candidate": "releases.add_release",
     "approve": "releases.approve_release",
     "reject": "releases.approve_release",
     "cancel": "releases.add_release",
@@ -158,6 +162,11 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             services.reject(release, actor=request.user, comment=comment)
         elif action == "cancel":
             services.cancel(release, actor=request.user, reason=comment)
+        elif action == "candidate":
+            form = RequestReleaseForm(request.POST, environment=release.environment)
+            if not form.is_valid():
+                raise ServiceError(f"Candidate not changed: {describe_errors(form.errors)}")
+            services.change_candidate(release, build=form.cleaned_data["build"], actor=request.user)
         elif action == "rollback":
             release = services.rollback(release.environment, actor=request.user, reason=comment)
         else:

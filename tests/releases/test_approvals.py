@@ -81,7 +81,7 @@ def test_approvals_lapse_when_the_candidate_changes(application, churn_model, sc
     version = churn_model.versions.get()
     release = services.request_release(prod, image=candidate(application, version, "one"), actor=scientist)
     services.approve(release, actor=manager)
-    services.change_candidate(release, candidate(application, version, "two"), actor=scientist)
+    services.change_candidate(release, image=candidate(application, version, "two"), actor=scientist)
     release.refresh_from_db()
     assert services.valid_approvals(release).count() == 0
     services.approve(release, actor=make_user("manager2", "release-manager"))
@@ -252,3 +252,31 @@ def test_a_scheduled_time_in_the_past_is_refused(staging, image, scientist):
             staging, image=image, actor=scientist, scheduled_for=timezone.now() - timedelta(minutes=1)
         )
     assert not Release.objects.exists()
+
+
+def test_the_candidate_changes_through_the_api_and_the_page(
+    api, client, staging, application, churn_model, scientist, manager, make_user
+):
+    from builds.models import Build
+
+    version = churn_model.versions.get()
+    release = services.request_release(staging, image=candidate(application, version, "one"), actor=scientist)
+    other = Build.objects.get(image=candidate(application, version, "two"))
+    api.force_authenticate(make_user("ds2", "data-scientist"))
+    assert (
+        api.post(f"/api/v1/releases/{release.pk}/candidate/", {"build": other.pk}, format="json").status_code
+        == 403
+    )
+    api.force_authenticate(scientist)
+    changed = api.post(f"/api/v1/releases/{release.pk}/candidate/", {"build": other.pk}, format="json")
+    assert changed.status_code == 200 and changed.json()["digest"] == other.image.digest
+    assert (
+        api.post(f"/api/v1/releases/{release.pk}/candidate/", {"build": 999999}, format="json").status_code
+        == 404
+    )
+    third = Build.objects.get(image=candidate(application, version, "three"))
+    client.force_login(scientist)
+    client.post(f"/releases/{release.pk}/candidate/", {"build": third.pk})
+    release.refresh_from_db()
+    assert (release.digest, release.build) == (third.image.digest, third)
+    assert AuditEvent.objects.filter(action="release.change_candidate").count() == 2
