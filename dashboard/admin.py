@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
 from dashboard.models import AuditEvent, JobRun
@@ -32,3 +34,28 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class JobRunAdmin(ReadOnlyAdmin):
     list_display = ["id", "name", "queue", "status", "attempts", "enqueued_at", "finished_at"]
     list_filter = ["status", "queue", "name"]
+
+
+class UserAdmin(DjangoUserAdmin):
+    """Users who ever acted stay: the audit trail names them. Deactivate them instead."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and AuditEvent.objects.filter(actor=obj).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, Any, Any]:
+        """The bulk delete's confirmation names who acted, not each of their (many) audit events."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        acted = sorted({str(user) for user in objs if AuditEvent.objects.filter(actor=user).exists()})
+        if acted:
+            protected = [
+                f"{name}: named in the audit trail; deactivate this user instead (untick Active)"
+                for name in acted
+            ]
+            perms_needed = set()  # what stops the deletion is the trail, not a permission
+        return deleted, counts, perms_needed, protected
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserAdmin)

@@ -29,10 +29,12 @@ class AuditEvent(models.Model):
     """
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # PROTECT: a user who ever acted cannot be deleted (the row could not be changed to forget
+    # them: it is append-only, in the database too); such users are deactivated instead.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # Kept as text so the trail stays readable after a user is renamed or removed;
+    # Kept as text so the trail stays readable after a user is renamed;
     # "system" or "job:<name>" for changes made by background work.
     actor_name = models.CharField(max_length=150)
     action = models.CharField(max_length=100, db_index=True)
@@ -85,9 +87,15 @@ class JobRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     enqueued_at = models.DateTimeField(default=timezone.now, db_index=True)
+    run_after = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="when a retrying run is due (the scheduler queues it)"
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="written every few seconds while a worker runs it"
+    )
+    worker = models.CharField(max_length=100, blank=True, help_text="host:pid of the worker running it")
     error = models.TextField(blank=True)
     result = models.JSONField(null=True, blank=True)
 

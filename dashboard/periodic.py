@@ -1,12 +1,14 @@
-"""Recurring background work, fired by RQ's cron scheduler (``manage.py rqcron dashboard.cron``).
+"""Recurring background work, fired by the scheduler process (``manage.py runscheduler``).
 
-The scheduler only calls :func:`start`, which records a visible job run and queues it
-unless one is still active, so several scheduler processes never pile up copies.
+Each periodic job is started at most once per interval across every scheduler replica (a Redis
+key that expires after the interval is taken with SET NX), and only when no run of it is still
+active, so several schedulers never pile up copies.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from redis import Redis
 
 from dashboard import jobrunner
 
@@ -19,6 +21,7 @@ PERIODIC_JOBS: dict[str, tuple[str, str]] = {
     "releases.jobs.tick": ("deploys", "RELEASE_TICK_INTERVAL"),
     "releases.jobs.check_drift": ("default", "DRIFT_CHECK_INTERVAL"),
 }
+SLOT_KEY = "dashboard:periodic:{name}"
 
 
 def intervals() -> dict[str, int]:
@@ -26,6 +29,16 @@ def intervals() -> dict[str, int]:
 
 
 def start(name: str) -> int | None:
+    """Queue one run of a periodic job unless one is still active; the run's id, or None."""
     queue, _ = PERIODIC_JOBS[name]
     run = jobrunner.enqueue_once(name, queue=queue)
     return run.pk if run else None
+
+
+def start_due(redis: Redis) -> dict[str, int | None]:
+    """Start every periodic job whose interval has passed since any scheduler last took it."""
+    started = {}
+    for name, seconds in intervals().items():
+        if seconds > 0 and redis.set(SLOT_KEY.format(name=name), "1", nx=True, ex=seconds):
+            started[name] = start(name)
+    return started

