@@ -1,4 +1,4 @@
-"""Detect changes made outside the product: what runs differs from what was released."""
+"""Detect changes made outside the product: what runs differs from what the product set there."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from dashboard import audit
 from integrations.errors import IntegrationError
+from releases.deployer import last_set_on_target
 from releases.models import Environment
 from releases.targets import target_for
 
@@ -14,19 +15,22 @@ ACTOR = "job:check_drift"
 
 
 def check(environment: Environment) -> str:
-    release = environment.current_release
-    if release is None or environment.active_release_id:
-        return ""  # nothing released yet, or a rollout is changing it right now
+    """Compare the target with the releases whose change the product last applied there (the
+    same rule the next deploy's guard uses, so drift shown means the next release is refused)."""
+    chain = last_set_on_target(environment.pk)
+    if not chain or environment.active_release_id:
+        return ""  # nothing deployed yet, or a rollout is changing it right now
     try:
         running = target_for(environment).current()
     except IntegrationError as exc:
         return f"{environment}: could not read what runs: {exc}"
-    expected = release.image.reference
+    expected = [release.image.reference for release in chain]
+    last = chain[0]
     drift = ""
     if running is None:
-        drift = "nothing runs, though a release succeeded"
-    elif running.image != expected:
-        drift = f"runs {running.image}, but release #{release.pk} deployed {expected}"
+        drift = f"nothing runs, though release #{last.pk} set {last.image.reference}"
+    elif not running.matches(expected):
+        drift = f"runs {running.image}, but the product last set {' or '.join(expected)} (release #{last.pk})"
     return _record(environment, drift)
 
 

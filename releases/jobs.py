@@ -31,7 +31,9 @@ def tick() -> dict[str, object]:
 
 
 def check_drift() -> list[str]:
-    environments = Environment.objects.filter(current_release__isnull=False).select_related(
-        "current_release__image", "application"
+    environments = (
+        Environment.objects.filter(releases__applied_at__isnull=False)
+        .distinct()
+        .select_related("application")
     )
     return [note for environment in environments if (note := drift.check(environment))]

@@ -57,7 +57,7 @@ class Environment(models.Model):
     target_config = models.JSONField(
         default=dict,
         blank=True,
-        help_text='local: {"port": 8101}; kubernetes: {"namespace", "deployment", "container", "kubeconfig", "context", "in_cluster", "app_url"}',
+        help_text='the target\'s settings, e.g. local: {"port": 8101}; every setting is in docs/releases.md',
     )
     required_approvals = models.PositiveIntegerField(validators=[MaxValueValidator(10)], default=1)
     approver_group = models.ForeignKey(
@@ -173,6 +173,15 @@ class Release(models.Model):
         DEPLOY = "deploy"
         ROLLBACK = "rollback"
 
+    class TargetChange(models.TextChoices):
+        """What deploying did to the target. Only an applied (or possibly applied) change can
+        be running there, so only it is what the next release expects, and only it is rolled back."""
+
+        NOT_SENT = "", "not sent"
+        UNKNOWN = "unknown", "sent, outcome not known yet"
+        APPLIED = "applied", "applied"
+        REFUSED = "refused", "refused: nothing changed"
+
     S = State
     TRANSITIONS: ClassVar[dict[str, set[str]]] = {
         S.REQUESTED: {S.APPROVED, S.REJECTED, S.CANCELLED, S.EXPIRED, S.SUPERSEDED},
@@ -225,7 +234,11 @@ class Release(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    state_reason = models.TextField(blank=True)
+    state_reason = models.TextField(blank=True, help_text="why it is in its state, or what it waits for")
+    target_change = models.CharField(
+        max_length=10, choices=TargetChange.choices, blank=True, default=TargetChange.NOT_SENT
+    )
+    applied_at = models.DateTimeField(null=True, blank=True, help_text="when the target took the change")
     progress = models.JSONField(default=dict, blank=True)
     lease_owner = models.CharField(max_length=100, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -257,6 +270,11 @@ class Release(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in (*self.WAITING, self.State.DEPLOYING)
+
+    @property
+    def may_run(self) -> bool:
+        """Its image may be what the target runs: the change was applied, or might have been."""
+        return self.target_change in (self.TargetChange.APPLIED, self.TargetChange.UNKNOWN)
 
     def audit_state(self) -> dict[str, Any]:
         return {"state": self.state, "digest": self.digest, "reason": self.state_reason or None}

@@ -123,6 +123,8 @@ class ReleaseSerializer(serializers.ModelSerializer):
             "queued_at",
             "started_at",
             "finished_at",
+            "target_change",
+            "applied_at",
             "progress",
             "approvals",
         ]

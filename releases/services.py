@@ -261,7 +261,7 @@ def reject(release: Release, *, actor: Any, comment: str = "") -> Release:
 
 def enqueue(release: Release, *, actor: Actor, reason: str = "") -> None:
     """Queue the release for its environment; one deployment at a time, in order."""
-    if transition(release, Release.State.QUEUED, actor=actor, reason=reason):
+    if transition(release, Release.State.QUEUED, actor=actor, reason=reason or "waiting for a deploy worker"):
         kick(release.environment)
 
 

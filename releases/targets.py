@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 
 from builds.integration import get_registry
 from dashboard.errors import ServiceError
 from integrations.deploy.base import DeploymentTarget
+from releases import target_settings
 from releases.models import Environment
 
 
 def target_for(environment: Environment) -> DeploymentTarget:
-    config = environment.target_config or {}
+    config = validate_target_config(environment.target_kind, environment.target_config or {})
     if environment.target_kind == Environment.TargetKind.LOCAL:
         return _local(environment, config)
     if environment.target_kind == Environment.TargetKind.KUBERNETES:
@@ -33,30 +36,16 @@ def target_for(environment: Environment) -> DeploymentTarget:
 def _local(environment: Environment, config: dict) -> DeploymentTarget:
     from integrations.deploy.local import LocalProcessTarget
 
-    port = config.get("port")
-    if not isinstance(port, int) or not 1024 <= port <= 65535:
-        raise ServiceError(
-            f"{environment}: a local target needs a port between 1024 and 65535 in its settings."
-        )
+    port = config["port"]
     state_dir = settings.VAR_DIR / "environments" / f"{environment.application.name}-{environment.name}"
     return LocalProcessTarget(
         get_registry(), state_dir, port, health_timeout=float(config.get("health_timeout", 60))
     )
 
 
-def validate_target_config(kind: str, config: dict) -> dict:
-    """Clear errors for settings a target cannot work with."""
-    if not isinstance(config, dict):
-        raise ServiceError("target_config must be a JSON object.", field="target_config")
-    if kind == Environment.TargetKind.LOCAL:
-        port = config.get("port")
-        if not isinstance(port, int) or not 1024 <= port <= 65535:
-            raise ServiceError('A local target needs {"port": <1024-65535>}.', field="target_config")
-    elif kind == Environment.TargetKind.KUBERNETES:
-        for key in ("namespace", "deployment"):
-            if not isinstance(config.get(key), str) or not config.get(key):
-                raise ServiceError(f'A Kubernetes target needs "{key}".', field="target_config")
-    return config
+def validate_target_config(kind: str, config: Any) -> dict[str, Any]:
+    """Clear errors for settings a target cannot work with (see ``releases.target_settings``)."""
+    return target_settings.validate(kind, config)
 
 
 def resume_local_environments() -> list[str]:

@@ -32,10 +32,14 @@ class RunningImageChanged(PermanentError):
 class DeployRequest:
     release_id: str
     image: str  # "repo@sha256:..." - always a digest
-    expected_image: str | None  # what we believe runs now; the rollout is refused if it differs
     model_name: str
     model_version: str
     change_cause: str  # shown in the target's own history (kubectl rollout history)
+    # What the product itself last set on the target: the rollout is refused when something else
+    # runs. Empty for the first release. Two when a change's outcome is not known (a worker died
+    # while the target was being changed): either is a state the product produced.
+    expected_images: tuple[str, ...] = ()
+    expected_from: str = ""  # who set them, for the refusal's message ("release #12")
 
     def __post_init__(self) -> None:
         if "@sha256:" not in self.image:
@@ -46,6 +50,17 @@ class DeployRequest:
             )
         if not self.release_id:
             raise PermanentError("a deploy request needs a release id", system="deploy")
+
+    def refusal(self, where: str, running: str | None, *, system: str) -> RunningImageChanged:
+        """The refusal when ``running`` is none of the expected images: nothing was changed."""
+        what = f"runs {running!r}" if running else "runs nothing"
+        expected = " or ".join(repr(image) for image in self.expected_images)
+        source = f" that {self.expected_from} set" if self.expected_from else ""
+        return RunningImageChanged(
+            f"{where} {what}, not {expected}{source}: it was changed outside the product. "
+            f"Nothing was deployed. Put {expected} back, or check what runs, then release again.",
+            system=system,
+        )
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,13 @@ class RunningState:
     release_id: str  # "" when the running version was not deployed by us
     model_version: str
     generation: int
+    # What the target was last asked to run, where that can differ from what runs (the local
+    # target keeps serving the old release when a new one fails); "" where it cannot.
+    desired_image: str = ""
+
+    def matches(self, images: tuple[str, ...] | list[str]) -> bool:
+        """Whether the target runs, or was last asked to run, one of ``images``."""
+        return bool({self.image, self.desired_image} & set(images))
 
 
 class DeploymentTarget(Protocol):
@@ -92,8 +114,9 @@ class DeploymentTarget(Protocol):
     def deploy(self, req: DeployRequest) -> RolloutStatus:
         """Start rolling out ``req.image`` and return at once.
 
-        Raises ``Conflict`` when ``req.expected_image`` is given and something else runs (changed
-        outside the product). Deploying the same release id twice starts only one rollout.
+        Raises ``RunningImageChanged``, changing nothing, when ``req.expected_images`` is given and
+        something else runs (changed outside the product). Any other ``PermanentError`` also means
+        the target was not changed. Deploying the same release id twice starts only one rollout.
         """
         ...
 

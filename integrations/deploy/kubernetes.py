@@ -127,8 +127,9 @@ class KubernetesTarget:
     def deploy(self, req: DeployRequest) -> RolloutStatus:
         """Point the container at ``req.image`` with one JSON Patch and return at once.
 
-        The patch first tests that the container still runs ``req.expected_image``, so a change
-        made outside the product is never overwritten silently. A 409 gets one retry after
+        A container running none of ``req.expected_images`` is refused before anything is sent,
+        and the patch tests that the container still runs what was read, so a change made
+        outside the product in between is never overwritten silently either. A 409 gets one retry after
         re-reading; a Deployment already carrying this release id and image is left alone.
 
         https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/deployment-v1/#patch-patch-the-specified-deployment
@@ -329,10 +330,13 @@ class KubernetesTarget:
         if index is None:
             raise PermanentError(f"{self._name} has no container named {self.container!r}", system=SYSTEM)
         base = f"/spec/template/spec/containers/{index}"
+        running = containers[index].get("image")
+        if req.expected_images and running not in req.expected_images:
+            raise self._changed_outside(running, req)
         # The name test guards the index: containers reordered in between fail the patch too.
         ops: list[dict[str, Any]] = [{"op": "test", "path": f"{base}/name", "value": self.container}]
-        if req.expected_image is not None:
-            ops.append({"op": "test", "path": f"{base}/image", "value": req.expected_image})
+        if req.expected_images:
+            ops.append({"op": "test", "path": f"{base}/image", "value": running})
         ops.append({"op": "replace", "path": f"{base}/image", "value": req.image})
         if not dep["metadata"].get("annotations"):
             ops.append({"op": "add", "path": "/metadata/annotations", "value": {}})
@@ -352,19 +356,17 @@ class KubernetesTarget:
         """Tell a failed ``test`` from an invalid patch by re-reading what the patch was built on."""
         now = self._read()
         running = container_image(now, self.container)
-        if req.expected_image is not None and running != req.expected_image:
-            return RunningImageChanged(
-                f"{self._name}: container {self.container!r} runs {running!r}, not the expected "
-                f"{req.expected_image!r}: the running image was changed outside the product "
-                "(kubectl set image?). Check what runs, then release again.",
-                system=SYSTEM,
-            )
+        if req.expected_images and running not in req.expected_images:
+            return self._changed_outside(running, req)
         if self._patch_ops(now, req) != self._patch_ops(sent_for, req):
             return Conflict(f"{self._name} changed while we patched it; read it again", system=SYSTEM)
         return PermanentError(
             f"{self._name}: the API server rejected the new image {req.image!r}: {server_message(e)}",
             system=SYSTEM,
         )
+
+    def _changed_outside(self, running: str | None, req: DeployRequest) -> RunningImageChanged:
+        return req.refusal(f"{self._name}: container {self.container!r}", running, system=SYSTEM)
 
     # ------------------------------------------------------------------ transport
     def _request(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -43,7 +43,6 @@ from integrations.deploy.base import (
     PROGRESSING,
     DeployRequest,
     RolloutStatus,
-    RunningImageChanged,
     RunningState,
 )
 from integrations.deploy.local_process import (
@@ -126,6 +125,7 @@ class LocalProcessTarget:
             release_id=running["release_id"],
             model_version=running.get("model_version", ""),
             generation=int(desired.get("generation") or running.get("generation") or 0),
+            desired_image=desired.get("image", ""),
         )
 
     def deploy(self, req: DeployRequest) -> RolloutStatus:
@@ -289,20 +289,15 @@ class LocalProcessTarget:
 
     # ------------------------------------------------------------------ deploy steps
     def _check_expected(self, req: DeployRequest, desired: dict[str, Any] | None) -> None:
-        """Like the Kubernetes target's JSON Patch test. After a failed rollout the old release
-        still serves, while Kubernetes would keep the failed image in its spec; both are states
-        the product itself produced, so either counts as expected."""
-        if req.expected_image is None:
+        """Like the Kubernetes target's guard. After a failed rollout the old release still
+        serves, while Kubernetes would keep the failed image in its spec; both are states the
+        product itself produced, so either counts as expected."""
+        if not req.expected_images:
             return
         running = ((read_json(self.state_dir / STATE_FILE) or {}).get("current") or {}).get("image")
         known = {running, (desired or {}).get("image")} - {None}
-        if req.expected_image not in known:
-            what = f"runs {running!r}" if running else "runs nothing"
-            raise RunningImageChanged(
-                f"the local environment in {self.state_dir} {what}, not the expected {req.expected_image!r}: "
-                "it was changed outside this release. Check what runs, then release again.",
-                system=SYSTEM,
-            )
+        if not known & set(req.expected_images):
+            raise req.refusal(f"the local environment in {self.state_dir}", running, system=SYSTEM)
 
     def _new_spec(self, req: DeployRequest, desired: dict[str, Any] | None) -> dict[str, Any]:
         repository, digest = self._split(req.image)

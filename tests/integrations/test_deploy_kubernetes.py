@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -44,7 +45,7 @@ def release(
     return DeployRequest(
         release_id=release_id,
         image=image or env.next_image,
-        expected_image=env.initial_image if expected == "" else expected,
+        expected_images=(env.initial_image,) if expected == "" else tuple(filter(None, [expected])),
         model_name="churn",
         model_version="7",
         change_cause=f"release {release_id}: churn model v7",
@@ -144,6 +145,19 @@ def test_it_refuses_to_deploy_when_the_image_was_changed_outside(
     )  # never retried
     assert image_of(env) == changed_by_hand
     assert "ai.release/release-id" not in annotations_of(env)
+    assert changed_by_hand in str(err.value) and env.initial_image in str(err.value)
+    if env.srv is not None:
+        ours = [r for r in env.requests("PATCH") if r["contentType"] == "application/json-patch+json"]
+        assert ours == []  # refused before anything was sent
+
+
+def test_any_of_the_expected_images_may_run(env: K8sEnv, target: KubernetesTarget) -> None:
+    """A change whose outcome was never confirmed leaves two images the product may have set."""
+    req = replace(release(env), expected_images=(digest_image("never-ran"), env.initial_image))
+
+    target.deploy(req)
+
+    assert image_of(env) == env.next_image
 
 
 def test_it_fails_an_unpullable_image_at_the_progress_deadline(env: K8sEnv) -> None:

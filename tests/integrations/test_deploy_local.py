@@ -124,7 +124,7 @@ def release(release_id: str, image: str, expected: str | None = None, version: s
     return DeployRequest(
         release_id=release_id,
         image=image,
-        expected_image=expected,
+        expected_images=(expected,) if expected else (),
         model_name="churn",
         model_version=version or release_id,
         change_cause=f"release {release_id}",

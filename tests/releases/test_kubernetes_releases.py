@@ -12,7 +12,7 @@ from builds.models import Image
 from dashboard import jobrunner
 from dashboard.models import AuditEvent, JobRun
 from releases import deployer, jobs, services
-from releases.models import Release, RolloutEvent
+from releases.models import Environment, Release, RolloutEvent
 from tests.fixtures.k8s import digest_image
 from tests.releases.conftest import run_jobs
 
@@ -81,6 +81,71 @@ def test_drift_is_flagged_and_guards_the_next_rollout(k8s_env, k8s_standin, chur
     assert "changed outside the product" in refused.state_reason
     assert "gave up" not in refused.state_reason  # a person must look: it is not retried
     assert JobRun.objects.filter(name="releases.jobs.process_environment").exclude(attempts=1).count() == 0
+
+
+def test_a_refused_release_does_not_wedge_the_environment(k8s_env, k8s_standin, churn_model, manager, oncall):
+    """The operator puts the released image back after a refusal: releases and rollbacks work again."""
+    first = release(k8s_env, churn_model, "v1", manager)
+    good = release(k8s_env, churn_model, "v2", manager)
+    k8s_standin.set_image(digest_image("hotfix-by-hand"))
+
+    refused = release(k8s_env, churn_model, "v5", manager)  # auto_rollback is on
+
+    assert (refused.state, refused.target_change) == ("failed", "refused")
+    assert f"not '{good.image.reference}' that release #{good.pk} set" in refused.state_reason
+    assert "hotfix-by-hand" in refused.state_reason and "Nothing was deployed" in refused.state_reason
+    assert not Release.objects.filter(kind="rollback").exists()  # it changed nothing to roll back
+    assert RolloutEvent.objects.filter(
+        release=refused, message__contains="the target was not changed"
+    ).exists()
+
+    k8s_standin.set_image(good.image.reference)  # what the refusal's message asks for
+    assert "in sync" in " ".join(jobs.check_drift())
+    after = release(k8s_env, churn_model, "v6", manager)
+    assert after.state == "succeeded", after.state_reason
+
+    rollback = services.rollback(k8s_env, actor=oncall, reason="v6 misbehaves")
+    run_jobs()
+    rollback.refresh_from_db()
+    assert rollback.state == "succeeded", rollback.state_reason
+    assert rollback.digest == good.digest and first.digest != good.digest
+    assert k8s_standin.read()["spec"]["template"]["spec"]["containers"][0]["image"] == good.image.reference
+
+
+def test_a_change_whose_outcome_is_unknown_counts_as_possibly_running(
+    k8s_env, k8s_standin, churn_model, manager
+):
+    """A PATCH whose answer was lost (the worker then gave up): either image is what the product set."""
+    Environment.objects.filter(pk=k8s_env.pk).update(auto_rollback=False)
+    good = release(k8s_env, churn_model, "v2", manager)
+    k8s_standin.srv.add_fault(
+        path=rf"/deployments/{k8s_standin.deployment}$", verb="PATCH", drop=True, count=None
+    )
+    created = services.request_release(k8s_env, image=image(churn_model, "v3"), actor=manager)
+    run = JobRun.objects.get(name="releases.jobs.process_environment", args=[k8s_env.pk], status="retrying")
+    while JobRun.objects.get(pk=run.pk).status == "retrying":
+        jobrunner.execute(run.pk)
+    created.refresh_from_db()
+    assert (created.state, created.target_change) == ("failed", "unknown")
+    k8s_standin.srv.faults.clear()
+
+    expected = deployer.deploy_request(
+        Release(environment=k8s_env, image=good.image, digest=good.digest, pk=0)
+    )
+    assert expected.expected_images == (created.image.reference, good.image.reference)
+    assert release(k8s_env, churn_model, "v4", manager).state == "succeeded"
+
+
+def test_a_mistyped_setting_saved_before_validation_fails_the_release_with_the_reason(
+    k8s_env, churn_model, manager
+):
+    Environment.objects.filter(pk=k8s_env.pk).update(
+        target_config={**k8s_env.target_config, "progress_deadline": "600s"}
+    )
+    failed = release(k8s_env, churn_model, "v2", manager)
+    assert (failed.state, failed.target_change) == ("failed", "")
+    assert "\"progress_deadline\" must be a whole number from 1 to 86400 (not '600s')" in failed.state_reason
+    assert JobRun.objects.get(name="releases.jobs.process_environment").status == "succeeded"
 
 
 def test_api_errors_are_retried_then_the_release_goes_out(k8s_env, k8s_standin, churn_model, manager):

@@ -1,105 +1,41 @@
-"""A deploy worker killed with SIGKILL mid-rollout: another worker resumes it without deploying twice.
+"""Deploy workers killed with SIGKILL: the release goes out anyway, once, and on time.
 
-This runs a real `rqworker` process against the test database and Redis, so it needs a database
-other processes can open (PostgreSQL; the in-memory SQLite test database is private).
+These run the product's real processes (``manage.py rqworker``, ``manage.py runscheduler``)
+against the test database and Redis, on PostgreSQL and on SQLite alike.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import django_rq
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from rq import SimpleWorker
 
+from dashboard.models import JobRun
 from releases import jobs, services
 from releases.models import Release, RolloutEvent
 from tests.releases.test_kubernetes_releases import image
+from tests.support.processes import kill_with_work_horse, wait_for
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="a second process must see the test database"
-    ),
-]
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+# Short enough that the tests are quick, long enough for two loaded cores.
+FAST = {"DEPLOY_LEASE_SECONDS": "5", "JOB_HEARTBEAT_SECONDS": "1", "JOB_LOST_AFTER": "4"}
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def kill_with_work_horse(worker: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the worker and the work horse it forked (which runs in a session of its own)."""
-    import psutil
-
-    horses = psutil.Process(worker.pid).children(recursive=True)
-    for process in [*horses, psutil.Process(worker.pid)]:
-        process.send_signal(signal.SIGKILL)
-    worker.wait(timeout=10)
-    psutil.wait_procs(horses, timeout=10)
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-@pytest.fixture
-def real_queues():
-    for queue in settings.RQ_QUEUES.values():
-        queue["ASYNC"] = True
-    yield settings.RQ_QUEUES["deploys"]["URL"]
-    for queue in settings.RQ_QUEUES.values():
-        queue["ASYNC"] = False
+def successful_patches(k8s_standin) -> list[dict]:
+    return [r for r in k8s_standin.requests("PATCH") if r.get("status", 200) < 300]
 
 
 def test_a_killed_worker_is_replaced_by_another_that_resumes(
-    k8s_env, manager, k8s_standin, churn_model, real_queues, tmp_path
+    k8s_env, manager, k8s_standin, churn_model, processes
 ):
-    environment = k8s_env
     # The cluster will not finish the rollout while the first worker watches.
     k8s_standin.srv.sim.paused = True
-    release = services.request_release(environment, image=image(churn_model, "v2"), actor=manager)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": real_queues,
-        "DEPLOY_LEASE_SECONDS": "5",
-        "VAR_DIR": str(tmp_path / "worker-var"),
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "rqworker", "deploys"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    release = services.request_release(k8s_env, image=image(churn_model, "v2"), actor=manager)
+    worker = processes.worker("deploys", **FAST)
     try:
-        wait_for(
-            lambda: any(r.get("status", 200) < 300 for r in k8s_standin.requests("PATCH")),
-            60,
-            "the first worker's patch",
-        )
-        wait_for(
-            lambda: RolloutEvent.objects.filter(release=release).exists(),
-            30,
-            "the first worker to record progress",
-        )
+        wait_for(lambda: successful_patches(k8s_standin), 60, "the first worker's patch")
+        wait_for(lambda: RolloutEvent.objects.filter(release=release).exists(), 30, "recorded progress")
     finally:
         kill_with_work_horse(worker)
     assert Release.objects.get(pk=release.pk).state == "deploying"
@@ -115,5 +51,36 @@ def test_a_killed_worker_is_replaced_by_another_that_resumes(
     release.refresh_from_db()
     assert release.state == "succeeded", release.state_reason
     assert RolloutEvent.objects.filter(release=release, message__startswith="resumed by worker").exists()
-    patches = [r for r in k8s_standin.requests("PATCH") if r.get("status", 200) < 300]
-    assert len(patches) == 1  # the new worker did not deploy again
+    assert len(successful_patches(k8s_standin)) == 1  # the new worker did not deploy again
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_a_retry_fires_on_time_when_the_worker_is_killed_and_restarted_at_once(
+    k8s_env, manager, k8s_standin, churn_model, processes, replicas
+):
+    """A pod restart right after a temporary Kubernetes error: the retry is not stuck behind
+    a scheduler lock the dead worker held."""
+    k8s_standin.srv.add_fault(
+        path=rf"/deployments/{k8s_standin.deployment}$", verb="PATCH", status=500, count=1
+    )
+    settings = {**FAST, "JOB_RETRY_DELAY": "2"}
+    processes.scheduler(**settings)
+    first = processes.worker("deploys", **settings)
+    release = services.request_release(k8s_env, image=image(churn_model, "v2"), actor=manager)
+    deploy_runs = JobRun.objects.filter(name="releases.jobs.process_environment")
+    wait_for(
+        lambda: deploy_runs.filter(status="retrying").exists(), 60, "the first attempt's temporary error"
+    )
+    assert "temporary error on attempt 1 of" in Release.objects.get(pk=release.pk).state_reason
+
+    kill_with_work_horse(first)
+    for _ in range(replicas):
+        processes.worker("deploys", **settings)
+
+    wait_for(
+        lambda: Release.objects.get(pk=release.pk).state == "succeeded",
+        60,  # the retry is due after 2 s; before, it waited for RQ's 10-minute maintenance
+        f"the release to succeed\n{processes.log()}",
+    )
+    assert len(successful_patches(k8s_standin)) == 1
+    assert deploy_runs.get().attempts == 2
