@@ -275,9 +275,9 @@ def test_it_turns_an_unreachable_server_into_a_temporary_error() -> None:
 def test_it_gives_up_on_a_slow_server_quickly(ado_double: AdoDouble) -> None:
     service = service_for(ado_double, timeout=(1.0, 0.3))
     service.check()
-    ado_double.add_fault(method="GET", path_regex=r"/_apis/build/definitions/", delay=3)
+    ado_double.add_fault(method="GET", path_regex=r"/_apis/build/definitions/", delay=60)
 
     started = time.monotonic()
     with pytest.raises(TemporaryError, match="no answer"):
         service.check()
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 30  # far from the server's 60 s: our deadline ended it

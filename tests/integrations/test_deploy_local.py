@@ -163,14 +163,15 @@ def test_it_serves_a_release_then_switches_to_the_next_without_a_failed_request(
     assert any("waiting for health" in s.message for s in seen) and "switched over" in first.message
     old_pid = json.loads((target.state_dir / "state.json").read_text())["current"]["pid"]
 
-    answered, failures, stop = [0], [], threading.Event()
+    served, failures, stop = set(), [], threading.Event()
 
     def hammer() -> None:
         with requests.Session() as session:
             while not stop.is_set():
                 try:
-                    session.get(f"{target.url()}healthz", timeout=5).raise_for_status()
-                    answered[0] += 1
+                    answer = session.get(f"{target.url()}info", timeout=5)
+                    answer.raise_for_status()
+                    served.add(answer.json()["model_version"])
                 except requests.RequestException as exc:
                     failures.append(exc)
 
@@ -178,6 +179,9 @@ def test_it_serves_a_release_then_switches_to_the_next_without_a_failed_request(
     for t in threads:
         t.start()
     try:
+        deadline = time.monotonic() + 30
+        while "1" not in served and time.monotonic() < deadline:
+            time.sleep(0.05)  # the clients are in full swing before the switch
         second = roll_out(target, release("rel-2", images.v2, expected=images.v1))
         time.sleep(1.5)  # past the drain: the old process is stopped while requests keep coming
     finally:
@@ -187,7 +191,10 @@ def test_it_serves_a_release_then_switches_to_the_next_without_a_failed_request(
 
     assert second.phase == "succeeded", second.message
     assert served_version(target) == "2"
-    assert failures == [] and answered[0] > 50
+    assert failures == [] and served == {"1", "2"}  # answered all along, across the switch
+    deadline = time.monotonic() + 30  # drain, then SIGTERM, then SIGKILL after the grace period
+    while alive(old_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not alive(old_pid)
     running = target.current()
     assert (running.release_id, running.image, running.model_version) == ("rel-2", images.v2, "rel-2")
@@ -239,11 +246,10 @@ def test_a_rollback_reuses_the_unpacked_image_without_pulling(
     roll_out(target, release("rel-2", images.v2, expected=images.v1))
     shutil.rmtree(own_registry)  # any pull would fail now
 
-    started = time.monotonic()
     back = roll_out(target, release("rel-3", images.v1, expected=images.v2))
 
     assert back.phase == "succeeded", back.message
-    assert served_version(target) == "1" and time.monotonic() - started < 10
+    assert served_version(target) == "1"
     assert target.current().release_id == "rel-3"
 
 
