@@ -163,6 +163,7 @@ def request_release(
             schedule=schedule,
             note=note,
             previous_release=environment.current_release,
+            state_reason=approvals_wait(environment, 0),
         )
         after = {"state": release.state, "digest": image.digest, "model_version": str(image.model_version)}
         audit.record("release.request", release, actor=actor, after=after)
@@ -172,6 +173,14 @@ def request_release(
 
 
 # --- approvals -------------------------------------------------------------------------------------
+
+
+def approvals_wait(environment: Environment, count: int) -> str:
+    required = environment.required_approvals
+    if count >= required:
+        return ""
+    group = f" from the {environment.approver_group.name} group" if environment.approver_group_id else ""
+    return f"waiting for approvals: {count} of {required}{group}"
 
 
 def valid_approvals(release: Release, *, now: datetime | None = None) -> QuerySet[Approval]:
@@ -224,6 +233,10 @@ def approve(release: Release, *, actor: Any, comment: str = "") -> Release:
         )
         if count >= release.environment.required_approvals:
             _approved(release, actor=actor)
+        else:
+            Release.objects.filter(pk=release.pk).update(
+                state_reason=approvals_wait(release.environment, count)
+            )
     release.refresh_from_db()
     return release
 

@@ -26,6 +26,7 @@ def test_right_after_approval_the_release_is_queued_with_its_reason(
     )
     assert requested.status_code == 201, requested.content
     release_id = requested.json()["id"]
+    assert requested.json()["state_reason"] == "waiting for approvals: 0 of 1 from the Release manager group"
 
     api.force_authenticate(manager)
     approved = api.post(f"/api/v1/releases/{release_id}/approve/", {"comment": "go"}, format="json")

@@ -1,0 +1,16 @@
+"""The test suite's own rules: in CI a missing test dependency is a failure, never a skip."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures.shared import shared_tool_missing
+
+
+def test_a_missing_shared_tool_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="in CI a missing test dependency fails the run"):
+        shared_tool_missing("the stand-in is absent")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="the stand-in is absent"):
+        shared_tool_missing("the stand-in is absent")
