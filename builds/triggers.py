@@ -33,8 +33,8 @@ def queue_rebuilds(sender: Any, version: ModelVersion, **kwargs: Any) -> None:
 
 
 def build_for_new_model(application: Application, version: ModelVersion) -> str:
-    if version.status != ModelVersion.Status.ACTIVE:
-        return f"{version} is {version.status}; not building"
+    if version.status != ModelVersion.Status.ACTIVE or version.state != ModelVersion.State.READY:
+        return f"{version} is {version.status} and {version.state}; not building"
     commit = application.last_seen_commit or None
     build, created = services.request_build(
         application,

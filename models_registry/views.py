@@ -76,10 +76,7 @@ def version_create(request: HttpRequest, name: str) -> HttpResponse:
             except ServiceError as exc:
                 add_service_error(form, exc)
             else:
-                if created:
-                    messages.success(request, f"Registered {version} (sha256 {version.sha256[:12]}…).")
-                else:
-                    messages.info(request, f"This content is already registered as {version}.")
+                messages.add_message(request, *_registered_message(version, created))
                 return redirect(version)
     return render(request, "models_registry/version_form.html", {"model": model, "form": form})
 
@@ -95,13 +92,26 @@ def _register(request: HttpRequest, model: RegisteredModel, form: VersionForm) -
         upload = data["file"]
         info = services.VersionInfo(info.metrics, info.framework, info.description, upload.name)
         return services.register_uploaded_version(model, upload, info, actor=request.user)
-    return services.register_referenced_version(model, data["key"], info, actor=request.user)
+    return services.request_referenced_version(model, data["key"], info, actor=request.user)
+
+
+def _registered_message(version: ModelVersion, created: bool) -> tuple[int, str]:
+    if version.state == ModelVersion.State.PENDING:
+        return messages.INFO, (
+            f"{version} is pending: a worker is hashing and pinning {version.source_key}. "
+            "It can be built once it is ready."
+        )
+    if created:
+        return messages.SUCCESS, f"Registered {version} (sha256 {version.sha256[:12]}…)."
+    return messages.INFO, f"This content is already registered as {version}."
 
 
 @login_required
 @permission_required("models_registry.view_modelversion", raise_exception=True)
 def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse:
     version = get_version(name, number)
+    if request.htmx and request.GET.get("part") == "content":
+        return render(request, "models_registry/_version_content.html", {"version": version})
     form = StatusForm(request.POST or None, initial={"status": version.status})
     if request.method == "POST":
         if not request.user.has_perm("models_registry.change_modelversion_status"):
