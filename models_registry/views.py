@@ -13,6 +13,7 @@ from dashboard import jobrunner
 from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
 from dashboard.forms import add_service_error
+from dashboard.jobstatus import last_failure
 from models_registry import jobs, services
 from models_registry.api import download_response, get_version, models_with_counts
 from models_registry.forms import ModelForm, StatusForm, VersionForm
@@ -41,7 +42,9 @@ def model_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Model {model.name} created.")
                 return redirect(model)
-    return render(request, "models_registry/model_list.html", {"models": models_with_counts(), "form": form})
+    failure = last_failure("models_registry.jobs.sync_model_store", "model store sync")
+    context = {"models": models_with_counts(), "form": form, "failure": failure}
+    return render(request, "models_registry/model_list.html", context)
 
 
 def _metric_names(versions: list[ModelVersion]) -> list[str]:

@@ -213,8 +213,8 @@ def test_a_missing_version_whose_bytes_come_back_is_ready_again(azure_model_stor
 
 
 @pytest.mark.azurite
-def test_a_rejected_account_key_fails_the_sync_with_the_reason(
-    settings, azure_store, azurite_connection_string
+def test_a_rejected_account_key_fails_the_sync_with_the_reason_on_the_models_page(
+    settings, azure_store, azurite_connection_string, client, scientist
 ):
     from tests.fixtures.azurite import DEVSTORE_KEY
 
@@ -231,6 +231,10 @@ def test_a_rejected_account_key_fails_the_sync_with_the_reason(
     run.refresh_from_db()
     assert run.status == "failed" and run.attempts == 1  # not retried: a wrong key stays wrong
     assert run.error.startswith("Azure blob model store: listing '': access denied")
+    client.force_login(scientist)
+    page = client.get("/models/").content.decode()
+    assert "The last model store sync failed" in page and "access denied" in page
+    assert f'href="/jobs/{run.pk}/"' in page
 
 
 @pytest.mark.azurite
