@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -36,7 +36,11 @@ VIEW_VERSIONS = "models_registry.view_modelversion"
 def models_with_counts() -> QuerySet[RegisteredModel]:
     return (
         RegisteredModel.objects.select_related("owner")
-        .annotate(version_count=Count("versions"), latest_version=Max("versions__version"))
+        .annotate(
+            version_count=Count("versions"),
+            # The newest version that can be built: pending and failed ones have no content yet.
+            latest_version=Max("versions__version", filter=Q(versions__state=ModelVersion.State.READY)),
+        )
         .order_by("name")
     )
 

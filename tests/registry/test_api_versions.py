@@ -66,6 +66,8 @@ def test_it_registers_an_object_already_in_the_store_through_a_worker(as_scienti
         "model.pkl",
     )
     assert response["Location"] == body["url"]
+    model = as_scientist.get("/api/v1/models/churn/").json()
+    assert (model["version_count"], model["latest_version"]) == (1, None)  # nothing buildable yet
 
     [run] = run_queued()
     assert run.status == "succeeded", run.error
@@ -76,6 +78,7 @@ def test_it_registers_an_object_already_in_the_store_through_a_worker(as_scienti
     assert detail["storage_key"] == f"churn/{digest}/model.pkl"
     assert (model_store_root / detail["storage_key"]).read_bytes() == b"published by a data scientist"
     assert detail["source_etag"] and detail["etag"]
+    assert as_scientist.get("/api/v1/models/churn/").json()["latest_version"] == 1
     version = ModelVersion.objects.get()
     events = AuditEvent.objects.filter(object_type="models_registry.modelversion", object_id=str(version.pk))
     events = events.order_by("id")
