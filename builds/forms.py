@@ -26,6 +26,10 @@ class BuildNowForm(forms.Form):
 
     def __init__(self, *args: object, application: Application, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        versions = application.model.versions.exclude(status=ModelVersion.Status.BLOCKED).order_by("-version")
+        # Only versions whose bytes are pinned can be built: not pending, failed or missing.
+        versions = application.model.versions.exclude(status=ModelVersion.Status.BLOCKED).filter(
+            state=ModelVersion.State.READY
+        )
+        versions = versions.order_by("-version")
         self.fields["model_version"].queryset = versions.select_related("model")
         self.fields["model_version"].label_from_instance = lambda v: f"v{v.version} ({v.status})"

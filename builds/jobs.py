@@ -10,6 +10,7 @@ from django.utils import timezone
 from builds import runner, services, tagsync, triggers
 from builds.models import Application, Build
 from dashboard import jobrunner
+from integrations.errors import PermanentError
 from models_registry.models import ModelVersion
 
 
@@ -24,7 +25,20 @@ def build_for_new_model(application_id: int, version_id: int) -> str:
 
 
 def poll_repositories() -> list[str]:
-    return [triggers.poll_application(app) for app in Application.objects.select_related("model")]
+    """Poll every application; one refused repository fails the run, after the others were polled."""
+    results, refused = [], []
+    for application in Application.objects.select_related("model"):
+        try:
+            results.append(triggers.poll_application(application))
+        except PermanentError as exc:
+            refused.append(f"{application}: {exc}")
+    if refused:
+        raise PermanentError(
+            f"{len(refused)} of {len(results) + len(refused)} repositories could not be polled: "
+            + "; ".join(refused[:5]),
+            system="git poll",
+        )
+    return results
 
 
 def sync_image_tags() -> dict[str, object]:

@@ -26,6 +26,9 @@ def link_labels(labels: dict[str, str]) -> tuple[str, ModelVersion | None, str]:
         )
         if version is None:
             problems.append(f"model {name} v{number} is not registered")
+        elif not version.sha256:  # pending or failed: nothing to compare the image's model with yet
+            problems.append(f"model {name} v{number} is {version.state}: its content is not known")
+            version = None
         elif labels.get(L.MODEL_SHA256) and labels[L.MODEL_SHA256] != version.sha256:
             problems.append(
                 f"model sha256 label {labels[L.MODEL_SHA256][:12]}… differs from {version}'s {version.sha256[:12]}…"

@@ -58,11 +58,12 @@ def update_application(application: Application, fields: dict[str, Any], *, acto
 
 
 def latest_model_version(application: Application) -> ModelVersion:
-    version = (
-        application.model.versions.filter(status=ModelVersion.Status.ACTIVE).order_by("-version").first()
+    versions = application.model.versions.filter(
+        status=ModelVersion.Status.ACTIVE, state=ModelVersion.State.READY
     )
+    version = versions.order_by("-version").first()
     if version is None:
-        raise ConflictError(f"Model {application.model.name} has no active version to build with.")
+        raise ConflictError(f"Model {application.model.name} has no active, ready version to build with.")
     return version
 
 
@@ -84,8 +85,8 @@ def check_buildable(application: Application, version: ModelVersion) -> None:
             f"{version} is not a version of {application.model.name}, the model {application} embeds.",
             field="model_version",
         )
-    if not version.is_releasable:
-        raise ConflictError(f"{version} is blocked ({version.status_reason}); it cannot be built.")
+    if reason := version.unusable_reason():
+        raise ConflictError(f"{reason}; it cannot be built.", field="model_version")
 
 
 def request_build(

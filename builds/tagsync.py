@@ -20,7 +20,7 @@ from django.utils import timezone
 from builds import services
 from builds.integration import get_registry
 from builds.models import Application, Image, ImageTag
-from integrations.errors import IntegrationError, NotFound, TemporaryError
+from integrations.errors import IntegrationError, NotFound, PermanentError, TemporaryError, Unauthorized
 from integrations.registry import Registry, TagDetails
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,13 @@ class TagSyncReport:
 
 
 def sync_all() -> TagSyncReport:
+    """Sync every application's repository; each repository's progress is saved as it goes.
+
+    A temporary failure is raised for the job runner to retry; a refused login or permission
+    at once (every repository uses the same credentials). Any other failure of one repository
+    lets the others sync first, then fails the run with the reasons: never a success with the
+    errors hidden in its result.
+    """
     report = TagSyncReport()
     repositories = dict(
         Application.objects.values_list("image_repository", "pk").order_by("image_repository")
@@ -58,11 +65,17 @@ def sync_all() -> TagSyncReport:
         report.repositories += 1
         try:
             sync_repository(repository, Application.objects.get(pk=application_id), report)
-        except TemporaryError:
+        except (TemporaryError, Unauthorized):
             raise
         except IntegrationError as exc:
             report.errors.append(f"{repository}: {exc}")
     logger.info("tag sync: %s", report.as_dict())
+    if report.errors:
+        raise PermanentError(
+            f"{len(report.errors)} of {report.repositories} repositories could not be synced: "
+            + "; ".join(report.errors[:5]),
+            system="tag sync",
+        )
     return report
 
 

@@ -14,7 +14,7 @@ from builds.models import Application, Build
 from dashboard import jobrunner
 from dashboard.errors import ServiceError
 from integrations import git
-from integrations.errors import IntegrationError
+from integrations.errors import IntegrationError, PermanentError
 from models_registry.models import ModelVersion
 from models_registry.signals import version_registered
 
@@ -33,8 +33,8 @@ def queue_rebuilds(sender: Any, version: ModelVersion, **kwargs: Any) -> None:
 
 
 def build_for_new_model(application: Application, version: ModelVersion) -> str:
-    if version.status != ModelVersion.Status.ACTIVE:
-        return f"{version} is {version.status}; not building"
+    if version.status != ModelVersion.Status.ACTIVE or version.state != ModelVersion.State.READY:
+        return f"{version} is {version.status} and {version.state}; not building"
     commit = application.last_seen_commit or None
     build, created = services.request_build(
         application,
@@ -47,13 +47,19 @@ def build_for_new_model(application: Application, version: ModelVersion) -> str:
 
 
 def poll_application(application: Application) -> str:
-    """Build the head of the default branch when it moved since the last poll."""
+    """Build the head of the default branch when it moved since the last poll.
+
+    A failure is recorded on the application (its page shows it); a temporary one is left to
+    the next poll, a permanent one (refused credentials, no such repository) is raised.
+    """
     try:
         head = git.ls_remote_head(application.repository_url, application.default_branch)
     except IntegrationError as exc:
         Application.objects.filter(pk=application.pk).update(
             last_polled_at=timezone.now(), poll_error=str(exc)
         )
+        if isinstance(exc, PermanentError):
+            raise
         return f"{application}: {exc}"
     Application.objects.filter(pk=application.pk).update(last_polled_at=timezone.now(), poll_error="")
     if head == application.last_seen_commit:

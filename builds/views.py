@@ -16,6 +16,7 @@ from builds.models import Application, Build, Image
 from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
 from dashboard.forms import add_service_error
+from dashboard.jobstatus import JobFailure, last_failure
 
 
 @login_required
@@ -63,6 +64,7 @@ def application_detail(request: HttpRequest, name: str) -> HttpResponse:
                 return redirect(build)
     context = {
         "application": application,
+        "failure": tag_sync_failure(),
         "form": form,
         "builds": builds_queryset().filter(application=application)[:20],
         "images": application.images.select_related("model_version__model").prefetch_related("tags")[:20],
@@ -147,7 +149,11 @@ def build_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 def image_list(request: HttpRequest) -> HttpResponse:
     images = Image.objects.select_related("application", "model_version__model").prefetch_related("tags")
     page = Paginator(images, 50).get_page(request.GET.get("page"))
-    return render(request, "builds/image_list.html", {"page": page})
+    return render(request, "builds/image_list.html", {"page": page, "failure": tag_sync_failure()})
+
+
+def tag_sync_failure() -> JobFailure | None:
+    return last_failure("builds.jobs.sync_image_tags", "registry tag sync")
 
 
 @login_required

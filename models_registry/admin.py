@@ -12,6 +12,6 @@ class RegisteredModelAdmin(ReadOnlyAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ReadOnlyAdmin):
-    list_display = ["model", "version", "status", "sha256", "size", "created_at"]
-    list_filter = ["status", "source"]
+    list_display = ["model", "version", "status", "state", "sha256", "size", "created_at"]
+    list_filter = ["status", "state", "source"]
     search_fields = ["model__name", "sha256"]

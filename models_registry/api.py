@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -16,10 +16,10 @@ from rest_framework.views import APIView
 
 from dashboard import jobrunner
 from dashboard.api import HasRolePermission
-from dashboard.errors import ServiceError
+from dashboard.errors import ConflictError, NotFoundError, ServiceError
 from dashboard.serializers import JobRunSerializer
-from integrations.errors import IntegrationError
-from models_registry import jobs, services
+from integrations.errors import IntegrationError, IntegrityMismatch
+from models_registry import content, jobs, services
 from models_registry.models import ModelVersion, RegisteredModel
 from models_registry.serializers import (
     ModelUpdateSerializer,
@@ -36,7 +36,11 @@ VIEW_VERSIONS = "models_registry.view_modelversion"
 def models_with_counts() -> QuerySet[RegisteredModel]:
     return (
         RegisteredModel.objects.select_related("owner")
-        .annotate(version_count=Count("versions"), latest_version=Max("versions__version"))
+        .annotate(
+            version_count=Count("versions"),
+            # The newest version that can be built: pending and failed ones have no content yet.
+            latest_version=Max("versions__version", filter=Q(versions__state=ModelVersion.State.READY)),
+        )
         .order_by("name")
     )
 
@@ -81,8 +85,11 @@ class ModelDetailView(APIView):
 class VersionListView(generics.ListCreateAPIView):
     """List a model's versions, or register one by upload (multipart ``file``) or store ``key``.
 
-    Registering content that is already a version of this model returns that version
-    with status 200 instead of creating a new one (201).
+    An upload is hashed while it streams in and stored at once: 201 with the new version, or
+    200 with the existing one when this content is already a version of the model. A store
+    ``key`` is not read in the request: 202 with a *pending* version (``state``) that a worker
+    hashes and pins; poll its ``url`` until ``state`` is ``ready`` or ``failed`` (with
+    ``state_reason``). Naming a key that already waits as a pending version answers that one.
     """
 
     serializer_class = ModelVersionSerializer
@@ -96,7 +103,18 @@ class VersionListView(generics.ListCreateAPIView):
     def get_queryset(self) -> QuerySet[ModelVersion]:
         return self.get_model().versions.select_related("model", "created_by").order_by("-version")
 
-    @extend_schema(request={"multipart/form-data": VersionCreateSerializer}, responses=ModelVersionSerializer)
+    @extend_schema(
+        request={"multipart/form-data": VersionCreateSerializer, "application/json": VersionCreateSerializer},
+        responses={
+            201: OpenApiResponse(ModelVersionSerializer, description="Upload registered as a new version."),
+            200: OpenApiResponse(ModelVersionSerializer, description="This content already is a version."),
+            202: OpenApiResponse(
+                ModelVersionSerializer,
+                description="Store key accepted: the version is pending until a worker has hashed and "
+                "pinned the object; then its state becomes ready, or failed with state_reason.",
+            ),
+        },
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if getattr(request._request, "upload_too_large", False):
             raise ServiceError("The file is larger than the configured MAX_UPLOAD_BYTES.")
@@ -117,9 +135,9 @@ class VersionListView(generics.ListCreateAPIView):
             info = services.VersionInfo(info.metrics, info.framework, info.description, upload.name)
             version, created = services.register_uploaded_version(model, upload, info, actor=request.user)
         else:
-            version, created = services.register_referenced_version(
-                model, data["key"], info, actor=request.user
-            )
+            version, _ = services.request_referenced_version(model, data["key"], info, actor=request.user)
+            body = ModelVersionSerializer(version, context={"request": request}).data
+            return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
         body = ModelVersionSerializer(version, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -159,11 +177,21 @@ class VersionDownloadView(APIView):
 
 
 def download_response(version: ModelVersion) -> StreamingHttpResponse:
-    """Stream a version's file from the store (first chunk read eagerly to surface store errors)."""
+    """Stream a version's registered bytes from the store, checked on the way (see content.read_version).
+
+    The first chunk is read eagerly so that a refused read (gone, changed, unreachable) is an
+    error answer rather than a broken download.
+    """
     try:
-        chunks = services.get_store().open(version.storage_key)
+        chunks = content.read_version(version)
         first = next(chunks, b"")
     except IntegrationError as exc:
+        if version.state == ModelVersion.State.MISSING:
+            raise NotFoundError(f"{version} is missing from the model store: {version.state_reason}") from exc
+        if isinstance(exc, IntegrityMismatch):
+            raise ConflictError(
+                f"The store no longer holds the registered bytes of {version}, so they are not served: {exc}"
+            ) from exc
         raise services.store_error(exc) from exc
 
     def body() -> Any:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dashboard.errors import UnavailableError
-from integrations.errors import TemporaryError
+from models_registry import content
 from models_registry.sync import sync_store
 
 
 def sync_model_store() -> dict[str, object]:
-    try:
-        report = sync_store()
-    except UnavailableError as exc:
-        raise TemporaryError(exc.message, system="model store") from exc
-    return report.as_dict()
+    """List the store, queue new and changed objects as pending versions, mark missing ones.
+
+    Store errors propagate: a temporary one is retried by the job runner, any other (an
+    authentication failure above all) fails the run with the reason.
+    """
+    return sync_store().as_dict()
+
+
+def pin_version(version_id: int) -> str:
+    return content.pin_version(version_id)

@@ -2,7 +2,9 @@
 
 Each runs its database work in one transaction and writes the audit event in it. Store
 I/O happens outside the transaction; when the database part fails after an object was
-stored, the object is removed again unless another version refers to it.
+stored, the object is removed again unless another version refers to it. Only an upload
+talks to the store in the web request (it streams the file there); an object named by key
+becomes a pending version that a worker hashes and pins (``models_registry.pinning``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,18 +23,32 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from dashboard import audit
+from dashboard import audit, jobrunner
 from dashboard.audit import Actor
 from dashboard.errors import ConflictError, NotFoundError, ServiceError, UnavailableError
 from integrations.errors import IntegrationError, IntegrityMismatch, NotFound, TemporaryError
-from integrations.modelstore import ModelStore, build_store, sha256_of
+from integrations.modelstore import ModelStore, build_store, sha256_of, validate_key
 from models_registry.models import ModelVersion, RegisteredModel, validate_model_name
 from models_registry.signals import version_registered
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+PIN_JOB = "models_registry.jobs.pin_version"
 
 
 @cache
 def get_store() -> ModelStore:
     return build_store(settings.MODEL_STORE)
+
+
+def content_key(model_name: str, sha256: str, filename: str) -> str:
+    """Where the registry keeps a version's own copy of its bytes: named by their digest."""
+    return f"{model_name}/{sha256}/{filename or 'model'}"
+
+
+def is_content_key(key: str) -> bool:
+    """Keys the registry wrote itself (``<model>/<sha256>/<file>``); the store sync never registers them."""
+    parts = key.split("/")
+    return len(parts) == 3 and SHA256_HEX.fullmatch(parts[1]) is not None
 
 
 def store_error(exc: IntegrationError) -> ServiceError:
@@ -128,7 +145,7 @@ def register_uploaded_version(
     existing = model.versions.filter(sha256=sha256).first()
     if existing:
         return existing, False
-    key = f"{model.name}/{sha256}/{info.filename or 'model'}"
+    key = content_key(model.name, sha256, info.filename)
     store = get_store()
     try:
         if hasattr(upload, "temporary_file_path") and getattr(upload, "sha256", ""):
@@ -147,37 +164,63 @@ def register_uploaded_version(
     )
 
 
-def register_referenced_version(
+def request_referenced_version(
     model: RegisteredModel,
     key: str,
     info: VersionInfo,
     *,
     actor: Actor,
     source: str = ModelVersion.Source.REFERENCE,
+    etag: str = "",
 ) -> tuple[ModelVersion, bool]:
-    """Register an object already in the store, hashing it by streaming it once."""
-    store = get_store()
+    """Register an object already in the store as a *pending* version; a worker hashes and pins it.
+
+    Nothing here talks to the store: ``models_registry.jobs.pin_version`` reads the object,
+    records its sha256 and pins its bytes, then the version becomes ready (or failed, with the
+    reason). ``etag`` is the object's etag when the caller listed it (the store sync), so the
+    worker pins exactly that content. Returns (version, created): a key that already has a
+    pending version returns that one.
+    """
     try:
-        described = store.stat(key)
-        if described.size == 0:
-            raise ServiceError(f"The object {key!r} is empty; a model version needs content.", field="key")
-        sha256, size = sha256_of(store.open(key))
+        validate_key(key)
     except IntegrationError as exc:
-        raise store_error(exc) from exc
-    existing = model.versions.filter(sha256=sha256).first()
-    if existing:
+        raise ServiceError(exc.message, field="key") from None
+    waiting = model.versions.filter(source_key=key, state=ModelVersion.State.PENDING)
+    # A pending version named without an etag pins whatever the key holds when its job runs.
+    if existing := waiting.filter(source_etag__in=[etag, ""]).first() if etag else waiting.first():
         return existing, False
-    fields = {
-        "etag": described.etag,
-        "last_modified": described.last_modified,
-        "content_md5": described.content_md5,
-        "blob_version_id": described.version_id,
-    }
     info = VersionInfo(
         info.metrics, info.framework, info.description, info.filename or key.rsplit("/", 1)[-1]
     )
-    return _create_version(
-        model, key, sha256, size, info, source=source, actor=actor, stored=fields, own=False
+    with transaction.atomic():
+        version = _new_version(
+            model,
+            info,
+            source=source,
+            actor=actor,
+            state=ModelVersion.State.PENDING,
+            source_key=key,
+            source_etag=etag,
+        )
+        after = {"version": version.version, "state": version.state, "source_key": key, "source_etag": etag}
+        audit.record("model_version.register", version, actor=actor, after=after)
+        jobrunner.enqueue(PIN_JOB, version.pk, related=version, actor=actor)
+    return version, True
+
+
+def _new_version(model: RegisteredModel, info: VersionInfo, *, actor: Actor, **fields: Any) -> ModelVersion:
+    """Create the next-numbered version; call inside a transaction (the model row is locked)."""
+    RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()
+    number = (model.versions.aggregate(n=Max("version"))["n"] or 0) + 1
+    return ModelVersion.objects.create(
+        model=model,
+        version=number,
+        filename=info.filename,
+        framework=info.framework,
+        description=info.description,
+        metrics=info.metrics,
+        created_by=audit.user_of(actor),
+        **fields,
     )
 
 
@@ -191,27 +234,23 @@ def _create_version(
     source: str,
     actor: Actor,
     stored: dict[str, Any],
-    own: bool = True,
 ) -> tuple[ModelVersion, bool]:
+    """Record an uploaded object (already stored under its content-addressed key) as a ready version."""
     try:
         with transaction.atomic():
-            RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()
-            number = (model.versions.aggregate(n=Max("version"))["n"] or 0) + 1
-            version = ModelVersion.objects.create(
-                model=model,
-                version=number,
+            version = _new_version(
+                model,
+                info,
+                source=source,
+                actor=actor,
                 sha256=sha256,
                 size=size,
                 storage_key=key,
-                filename=info.filename,
-                framework=info.framework,
-                description=info.description,
-                metrics=info.metrics,
-                source=source,
-                created_by=audit.user_of(actor),
+                source_key=key,
+                source_etag=stored["etag"],
                 **stored,
             )
-            after = {"version": number, "sha256": sha256, "size": size, "status": version.status}
+            after = {"version": version.version, "sha256": sha256, "size": size, "status": version.status}
             audit.record("model_version.register", version, actor=actor, after=after)
             transaction.on_commit(lambda: version_registered.send(ModelVersion, version=version))
     except IntegrityError:
@@ -219,19 +258,18 @@ def _create_version(
         existing = model.versions.filter(sha256=sha256).first()
         if existing:
             return existing, False
-        if own:
-            _forget_object(key)
+        _forget_object(key)
         raise
     except BaseException:
-        if own:
-            _forget_object(key)
+        _forget_object(key)
         raise
     return version, True
 
 
 def _forget_object(key: str) -> None:
     if not ModelVersion.objects.filter(storage_key=key).exists():
-        # On failure the object stays unreferenced; the sync job offers it again later.
+        # If this fails too the object stays unreferenced under its content-addressed key, which
+        # the store sync leaves alone; uploading the file again reuses it.
         with contextlib.suppress(IntegrationError):
             get_store().delete(key)
 

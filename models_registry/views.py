@@ -13,6 +13,7 @@ from dashboard import jobrunner
 from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
 from dashboard.forms import add_service_error
+from dashboard.jobstatus import last_failure
 from models_registry import jobs, services
 from models_registry.api import download_response, get_version, models_with_counts
 from models_registry.forms import ModelForm, StatusForm, VersionForm
@@ -41,7 +42,9 @@ def model_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Model {model.name} created.")
                 return redirect(model)
-    return render(request, "models_registry/model_list.html", {"models": models_with_counts(), "form": form})
+    failure = last_failure("models_registry.jobs.sync_model_store", "model store sync")
+    context = {"models": models_with_counts(), "form": form, "failure": failure}
+    return render(request, "models_registry/model_list.html", context)
 
 
 def _metric_names(versions: list[ModelVersion]) -> list[str]:
@@ -76,10 +79,7 @@ def version_create(request: HttpRequest, name: str) -> HttpResponse:
             except ServiceError as exc:
                 add_service_error(form, exc)
             else:
-                if created:
-                    messages.success(request, f"Registered {version} (sha256 {version.sha256[:12]}…).")
-                else:
-                    messages.info(request, f"This content is already registered as {version}.")
+                messages.add_message(request, *_registered_message(version, created))
                 return redirect(version)
     return render(request, "models_registry/version_form.html", {"model": model, "form": form})
 
@@ -95,13 +95,26 @@ def _register(request: HttpRequest, model: RegisteredModel, form: VersionForm) -
         upload = data["file"]
         info = services.VersionInfo(info.metrics, info.framework, info.description, upload.name)
         return services.register_uploaded_version(model, upload, info, actor=request.user)
-    return services.register_referenced_version(model, data["key"], info, actor=request.user)
+    return services.request_referenced_version(model, data["key"], info, actor=request.user)
+
+
+def _registered_message(version: ModelVersion, created: bool) -> tuple[int, str]:
+    if version.state == ModelVersion.State.PENDING:
+        return messages.INFO, (
+            f"{version} is pending: a worker is hashing and pinning {version.source_key}. "
+            "It can be built once it is ready."
+        )
+    if created:
+        return messages.SUCCESS, f"Registered {version} (sha256 {version.sha256[:12]}…)."
+    return messages.INFO, f"This content is already registered as {version}."
 
 
 @login_required
 @permission_required("models_registry.view_modelversion", raise_exception=True)
 def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse:
     version = get_version(name, number)
+    if request.htmx and request.GET.get("part") == "content":
+        return render(request, "models_registry/_version_content.html", {"version": version})
     form = StatusForm(request.POST or None, initial={"status": version.status})
     if request.method == "POST":
         if not request.user.has_perm("models_registry.change_modelversion_status"):

@@ -113,7 +113,7 @@ def check_candidate(environment: Environment, image: Image, *, now: datetime | N
             f"{image} has no known model version ({image.lineage_problem}); it cannot be released."
         )
     if not image.model_version.is_releasable:
-        raise ConflictError(f"{image.model_version} is blocked ({image.model_version.status_reason}).")
+        raise ConflictError(f"{image.model_version.unusable_reason()}; it cannot be released.")
     check_promotion(environment, image, now=now or timezone.now())
 
 

@@ -41,6 +41,8 @@ class BuildRequest:
     # Used by the local builder (the Azure pipeline has its own defaults for these):
     app_path: str = ""  # the application's directory inside the repository ("" = its root)
     model_key: str = ""  # the model's key in the model store
+    model_version_id: str = ""  # the blob version the model is pinned to ("" = the key's only content)
+    model_etag: str = ""  # without a version id: the etag the model's object must still have
     model_filename: str = "model.bin"  # the model lands at /model/<model_filename> in the image
     command: str = "python3 serve.py"  # the image's entrypoint, split like a shell would
     port: int = 8080

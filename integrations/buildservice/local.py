@@ -178,7 +178,12 @@ class LocalBuilder:
         digest, size = hashlib.sha256(), 0
         try:
             with open(dest, "wb") as out:
-                for chunk in self.model_store.open(req.model_key):
+                pinned = self.model_store.open(
+                    req.model_key,
+                    version_id=req.model_version_id,
+                    etag="" if req.model_version_id else req.model_etag,
+                )
+                for chunk in pinned:
                     out.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
@@ -186,6 +191,12 @@ class LocalBuilder:
         except NotFound as exc:
             raise NotFound(
                 f"model file {req.model_key} is not in the model store ({exc})", system=SYSTEM
+            ) from exc
+        except IntegrityMismatch as exc:  # the store refused: the object changed since registration
+            log("    the model file in the store is not the registered one: no image is built")
+            raise IntegrityMismatch(
+                f"model file {req.model_key} no longer holds the registered sha256 {expected} ({exc})",
+                system=SYSTEM,
             ) from exc
         if digest.hexdigest() != expected:
             log("    the model file does not match its recorded sha256: no image is built")

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from integrations.modelstore.base import ModelStore, StoredObject, sha256_of, validate_key
+from integrations.modelstore.base import (
+    ModelStore,
+    PinnedObject,
+    StoredObject,
+    sha256_of,
+    validate_key,
+    verified,
+)
 
-__all__ = ["ModelStore", "StoredObject", "build_store", "sha256_of", "validate_key"]
+__all__ = [
+    "ModelStore",
+    "PinnedObject",
+    "StoredObject",
+    "build_store",
+    "sha256_of",
+    "validate_key",
+    "verified",
+]
 
 
 def build_store(config: dict[str, str]) -> ModelStore:

@@ -5,6 +5,11 @@ size and sha256 checked, so a failed or mismatched upload never leaves a visible
 uncommitted blocks are discarded by the service). The sha256 travels in the blob's metadata so
 ``stat`` and ``list`` know it without reading content.
 
+A published blob is pinned by its version id when the account keeps blob versions; otherwise it
+is copied, server-side and only if it still has the etag that was hashed, to a content-addressed
+key. Reads of a pinned version name the version id or send the etag as If-Match, so a blob
+overwritten in place is refused rather than served under the old sha256.
+
 API reference: https://learn.microsoft.com/python/api/azure-storage-blob/azure.storage.blob
 """
 
@@ -12,47 +17,35 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 from azure.core import MatchConditions
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
     AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
-    IncompleteReadError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
 )
 from azure.storage.blob import (
     BlobBlock,
     BlobClient,
     BlobProperties,
-    BlobServiceClient,
     ContainerClient,
     ContentSettings,
     LinearRetry,
 )
 
-from integrations.errors import (
-    Conflict,
-    IntegrationError,
-    IntegrityMismatch,
-    NotFound,
-    PermanentError,
-    TemporaryError,
-    Unauthorized,
-)
-from integrations.modelstore.base import CHUNK_SIZE, StoredObject, validate_key
+from integrations.errors import IntegrityMismatch, NotFound, PermanentError, TemporaryError
+from integrations.modelstore.azure_support import SYSTEM, mismatch, read_chunks, service_client, translate
+from integrations.modelstore.base import CHUNK_SIZE, PinnedObject, StoredObject, sha256_of, validate_key
 
-SYSTEM = "Azure blob model store"
 SHA256_METADATA = "sha256"
 
 
@@ -72,6 +65,7 @@ class AzureBlobStore:
         connection_timeout: float = 5,
         read_timeout: float = 30,
         retry_total: int = 2,
+        copy_timeout: float = 900,
     ) -> None:
         """Connect with ``connection_string``, else ``account_url`` + a token credential.
 
@@ -86,6 +80,7 @@ class AzureBlobStore:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.chunk_size = chunk_size
         self.results_per_page = results_per_page
+        self.copy_timeout = copy_timeout  # how long a server-side copy may stay pending
         options: dict[str, Any] = {
             "connection_timeout": connection_timeout,
             "read_timeout": read_timeout,
@@ -95,7 +90,7 @@ class AzureBlobStore:
             "max_single_get_size": chunk_size,
             "max_chunk_get_size": chunk_size,
         }
-        self._service = _service_client(connection_string, account_url, credential, options)
+        self._service = service_client(connection_string, account_url, credential, options)
         self._container: ContainerClient = self._service.get_container_client(container)
 
     # -- ModelStore -------------------------------------------------------------------------
@@ -130,20 +125,48 @@ class AzureBlobStore:
                 return self._same_content(self.stat(key), sha256)
         return self.stat(key)
 
-    def open(self, key: str) -> Iterator[bytes]:
-        """Yield the blob's content in ranged GETs of ``chunk_size`` bytes.
+    def open(self, key: str, *, version_id: str = "", etag: str = "") -> Iterator[bytes]:
+        """Yield the blob's content (that version of it) in ranged GETs of ``chunk_size`` bytes.
 
+        With ``etag`` every GET carries If-Match: a blob changed since then is refused (412)
+        before any of its bytes are read, and the SDK pins later ranges to the first one's etag.
         https://learn.microsoft.com/python/api/azure-storage-blob/azure.storage.blob.storagestreamdownloader
+        https://learn.microsoft.com/rest/api/storageservices/specifying-conditional-headers-for-blob-service-operations
         """
         blob = self._blob(key)
+        conditions: dict[str, Any] = {"version_id": version_id or None}
+        if etag:
+            conditions.update(etag=_quoted(etag), match_condition=MatchConditions.IfNotModified)
         with self._errors(f"reading {key!r}"):
-            yield from blob.download_blob(max_concurrency=1).chunks()
+            try:
+                yield from blob.download_blob(max_concurrency=1, **conditions).chunks()
+            except ResourceModifiedError as exc:
+                raise IntegrityMismatch(
+                    f"{key} has changed or is gone (its etag is no longer {etag})", system=SYSTEM
+                ) from exc
 
-    def stat(self, key: str) -> StoredObject:
+    def stat(self, key: str, *, version_id: str = "") -> StoredObject:
         """https://learn.microsoft.com/rest/api/storageservices/get-blob-properties"""
         blob = self._blob(key)
         with self._errors(f"describing {key!r}"):
-            return self._describe(blob.get_blob_properties())
+            return self._describe(blob.get_blob_properties(version_id=version_id or None))
+
+    def pin(self, key: str, *, etag: str = "", target_for: Callable[[str], str]) -> PinnedObject:
+        """Hash the blob, then pin those bytes: its version id, or a server-side content-addressed copy.
+
+        https://learn.microsoft.com/azure/storage/blobs/versioning-overview
+        """
+        source = self.stat(key)
+        if etag and source.etag != etag:
+            raise IntegrityMismatch(f"{key} has changed (etag {source.etag}, expected {etag})", system=SYSTEM)
+        if source.version_id:  # the account keeps versions: that version never changes
+            sha256, size = sha256_of(self.open(key, version_id=source.version_id))
+            _check_size(key, size, source.size)
+            return PinnedObject(source=source, stored=source, sha256=sha256)
+        sha256, size = sha256_of(self.open(key, etag=source.etag))
+        _check_size(key, size, source.size)
+        stored = self._copy(key, target_for(sha256), etag=source.etag, sha256=sha256, size=size)
+        return PinnedObject(source=source, stored=stored, sha256=sha256)
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
         """Page through a flat listing (service order is by name), ``results_per_page`` at a time.
@@ -173,8 +196,13 @@ class AzureBlobStore:
         with self._errors("checking the container"):
             self._container.get_container_properties()
 
-    def uri(self, key: str) -> str:
-        return self._blob(key).url
+    def uri(self, key: str, *, version_id: str = "") -> str:
+        """The blob's URL; a version is named with the ``versionid`` query parameter (Get Blob).
+
+        https://learn.microsoft.com/rest/api/storageservices/get-blob#uri-parameters
+        """
+        url = self._blob(key).url
+        return f"{url}?versionid={quote(version_id, safe='')}" if version_id else url
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -197,6 +225,55 @@ class AzureBlobStore:
         except NotFound:
             return None
 
+    def _copy(self, key: str, target: str, *, etag: str, sha256: str, size: int) -> StoredObject:
+        """Copy ``key`` to ``target`` in the service, only while ``key`` still has ``etag``.
+
+        The destination must not exist yet (If-None-Match: *), so a pinned copy is never
+        replaced; one that exists already is kept when its recorded sha256 is ours.
+        https://learn.microsoft.com/rest/api/storageservices/copy-blob
+        """
+        if self._stat_or_none(target) is None:
+            with self._errors(f"copying {key!r} to {target!r}"):
+                try:
+                    self._blob(target).start_copy_from_url(
+                        self._blob(key).url,
+                        metadata={SHA256_METADATA: sha256},
+                        source_etag=_quoted(etag),
+                        source_match_condition=MatchConditions.IfNotModified,
+                        match_condition=MatchConditions.IfMissing,
+                    )
+                except ResourceModifiedError as exc:
+                    raise IntegrityMismatch(
+                        f"{key} changed while it was being pinned", system=SYSTEM
+                    ) from exc
+                except ResourceExistsError:
+                    pass  # a concurrent pin of the same content got there first: checked below
+        # An existing target may be an earlier attempt's copy still in progress.
+        stored = self._same_content(self._wait_for_copy(target), sha256)
+        _check_size(target, stored.size, size)
+        return stored
+
+    def _wait_for_copy(self, key: str) -> StoredObject:
+        """Copies within one account usually finish at once; a pending one is polled to a deadline."""
+        blob, deadline, pause = self._blob(key), time.monotonic() + self.copy_timeout, 0.2
+        while True:
+            with self._errors(f"copying to {key!r}"):
+                props = blob.get_blob_properties()
+            status = props.copy.status if props.copy else None
+            if status in (None, "success"):
+                return self._describe(props)
+            if status != "pending":  # failed or aborted: remove the broken copy, try again later
+                self.delete(key)
+                raise TemporaryError(
+                    f"copying to {key} {status}: {props.copy.status_description}", system=SYSTEM
+                )
+            if time.monotonic() > deadline:
+                raise TemporaryError(
+                    f"copying to {key} still pending after {self.copy_timeout:.0f} s", system=SYSTEM
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
     def _same_content(self, existing: StoredObject, sha256: str) -> StoredObject:
         # Keys name content, so an existing blob is normally ours already; one whose recorded
         # digest differs must not be taken for the object the caller meant to store.
@@ -217,17 +294,17 @@ class AzureBlobStore:
         digest, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
         blocks: list[BlobBlock] = []
         written = 0
-        for chunk in _read_chunks(data, self.chunk_size):
+        for chunk in read_chunks(data, self.chunk_size):
             written += len(chunk)
             if written > size:
-                raise _mismatch(key, size=size, sha256=sha256, got=f"more than {size} bytes")
+                raise mismatch(key, size=size, sha256=sha256, got=f"more than {size} bytes")
             digest.update(chunk)
             md5.update(chunk)
             block_id = base64.b64encode(f"{upload_id}-{len(blocks):06d}".encode()).decode()
             blob.stage_block(block_id, chunk, length=len(chunk))
             blocks.append(BlobBlock(block_id=block_id))
         if written != size or digest.hexdigest() != sha256:
-            raise _mismatch(key, size=size, sha256=sha256, got=f"{written} bytes sha256 {digest.hexdigest()}")
+            raise mismatch(key, size=size, sha256=sha256, got=f"{written} bytes sha256 {digest.hexdigest()}")
         return blocks, md5.digest()
 
     def _describe(self, props: BlobProperties) -> StoredObject:
@@ -248,88 +325,14 @@ class AzureBlobStore:
         try:
             yield
         except AzureError as exc:
-            raise _translate(exc, action, self.container_name) from exc
+            raise translate(exc, action, self.container_name) from exc
 
 
-def _service_client(
-    connection_string: str,
-    account_url: str,
-    credential: TokenCredential | None,
-    options: dict[str, Any],
-) -> BlobServiceClient:
-    try:
-        if connection_string:
-            return BlobServiceClient.from_connection_string(connection_string, **options)
-        if account_url:
-            if credential is None:
-                from azure.identity import DefaultAzureCredential
-
-                credential = DefaultAzureCredential()
-            return BlobServiceClient(account_url, credential=credential, **options)
-    except ValueError as exc:
-        raise PermanentError(f"invalid Azure storage settings: {exc}", system=SYSTEM) from exc
-    raise PermanentError("the Azure model store needs a connection string or an account URL", system=SYSTEM)
+def _quoted(etag: str) -> str:
+    """Etags are stored bare (listings omit the quotes); conditional headers want them quoted."""
+    return etag if etag.startswith('"') else f'"{etag}"'
 
 
-def _read_chunks(data: BinaryIO, chunk_size: int) -> Iterator[bytes]:
-    """Yield full ``chunk_size`` pieces (the last may be shorter) even from short-reading streams."""
-    buffer = bytearray()
-    while piece := data.read(chunk_size - len(buffer)):
-        buffer += piece
-        if len(buffer) >= chunk_size:
-            yield bytes(buffer)
-            buffer.clear()
-    if buffer:
-        yield bytes(buffer)
-
-
-def _mismatch(key: str, *, size: int, sha256: str, got: str) -> IntegrityMismatch:
-    return IntegrityMismatch(
-        f"content of {key} does not match: expected {size} bytes sha256 {sha256}, got {got}; "
-        "nothing was stored",
-        system=SYSTEM,
-    )
-
-
-def _translate(exc: AzureError, action: str, container: str) -> IntegrationError:
-    """Map an azure-core exception to ours, with a message saying what to do about it.
-
-    https://learn.microsoft.com/python/api/azure-core/azure.core.exceptions
-    """
-    # Storage errors carry request id and time on later lines; the first line says what failed.
-    detail = (exc.message or type(exc).__name__).splitlines()[0]
-    if isinstance(exc, ResourceNotFoundError):
-        if getattr(exc, "error_code", None) == "ContainerNotFound":
-            return NotFound(
-                f"container {container!r} does not exist: create it or fix the setting", system=SYSTEM
-            )
-        return NotFound(f"{action}: no such object in container {container!r}", system=SYSTEM)
-    if isinstance(exc, ClientAuthenticationError):
-        return Unauthorized(
-            f"{action}: access denied ({detail}); check the connection string or that the identity "
-            f"has the Storage Blob Data Contributor role on {container!r}",
-            system=SYSTEM,
-        )
-    if isinstance(exc, ServiceRequestError | ServiceResponseError | IncompleteReadError):
-        return TemporaryError(f"{action}: storage account unreachable ({detail}); retry later", system=SYSTEM)
-    if isinstance(exc, HttpResponseError):
-        return _translate_status(exc, action, detail)
-    return TemporaryError(f"{action}: {detail}", system=SYSTEM)
-
-
-def _translate_status(exc: HttpResponseError, action: str, detail: str) -> IntegrationError:
-    status = exc.status_code or 0
-    message = f"{action}: HTTP {status} {detail}"
-    if status in (401, 403):
-        return Unauthorized(message, system=SYSTEM)
-    if status in (409, 412):
-        return Conflict(message, system=SYSTEM)
-    if status in (408, 429) or status >= 500:
-        headers = exc.response.headers if exc.response is not None else {}
-        retry_after = headers.get("Retry-After")
-        return TemporaryError(
-            f"{message}; retry later",
-            system=SYSTEM,
-            retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
-        )
-    return PermanentError(message, system=SYSTEM)
+def _check_size(key: str, got: int, expected: int) -> None:
+    if got != expected:
+        raise IntegrityMismatch(f"{key}: read {got} bytes, the blob has {expected}", system=SYSTEM)

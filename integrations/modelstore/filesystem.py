@@ -1,4 +1,9 @@
-"""Model store on the local filesystem: the embedded default (under ``var/models``)."""
+"""Model store on the local filesystem: the embedded default (under ``var/models``).
+
+Files have no versions, so ``pin`` copies a published file to a content-addressed key while
+hashing it (one read), and reads of a registered version check the file's etag (modification
+time and size) first.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,13 @@ import errno
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from integrations.errors import IntegrityMismatch, NotFound, PermanentError, TemporaryError
-from integrations.modelstore.base import CHUNK_SIZE, StoredObject, validate_key
+from integrations.modelstore.base import CHUNK_SIZE, PinnedObject, StoredObject, sha256_of, validate_key
 
 SYSTEM = "filesystem model store"
 
@@ -34,7 +39,7 @@ class FilesystemStore:
         return StoredObject(
             key=key,
             size=st.st_size,
-            etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
+            etag=_etag(st),
             last_modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
         )
 
@@ -42,11 +47,7 @@ class FilesystemStore:
         path = self._path(key)
         if path.exists():
             return self._describe(key, path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-        except OSError as exc:
-            raise TemporaryError(f"cannot write under {self.root}: {exc}", system=SYSTEM) from exc
+        fd, tmp = self._temporary(path.parent)
         try:
             digest = hashlib.sha256()
             written = 0
@@ -92,21 +93,77 @@ class FilesystemStore:
         target.chmod(0o644)
         return self._describe(key, target)
 
-    def open(self, key: str) -> Iterator[bytes]:
+    def open(self, key: str, *, version_id: str = "", etag: str = "") -> Iterator[bytes]:
         path = self._path(key)
+        _no_versions(version_id)
         try:
             handle = path.open("rb")
         except FileNotFoundError as exc:
             raise NotFound(f"no object {key!r}", system=SYSTEM) from exc
         with handle:
+            if etag and (now := _etag(os.fstat(handle.fileno()))) != etag:
+                raise _changed(key, now, etag)
             while chunk := handle.read(CHUNK_SIZE):
                 yield chunk
 
-    def stat(self, key: str) -> StoredObject:
+    def stat(self, key: str, *, version_id: str = "") -> StoredObject:
         path = self._path(key)
+        _no_versions(version_id)
         if not path.is_file():
             raise NotFound(f"no object {key!r}", system=SYSTEM)
         return self._describe(key, path)
+
+    def pin(self, key: str, *, etag: str = "", target_for: Callable[[str], str]) -> PinnedObject:
+        """Copy the file to ``target_for(sha256)`` through a temporary file, hashing what is copied.
+
+        The copy holds exactly the bytes that were hashed even if the source is rewritten
+        meanwhile; an existing target is kept only when its content is the same.
+        """
+        source = self.stat(key)
+        if etag and source.etag != etag:
+            raise _changed(key, source.etag, etag)
+        fd, tmp = self._temporary(self.root)
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out:
+                for chunk in self.open(key, etag=source.etag):
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha256 = digest.hexdigest()
+            target = target_for(sha256)
+            stored = self._keep_existing(target, sha256) or self._move_into_place(Path(tmp), target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return PinnedObject(source=source, stored=stored, sha256=sha256)
+
+    def _keep_existing(self, key: str, sha256: str) -> StoredObject | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        if sha256_of(self.open(key))[0] != sha256:
+            raise IntegrityMismatch(
+                f"{key} already exists with other content; it cannot hold sha256 {sha256}", system=SYSTEM
+            )
+        return self._describe(key, path)
+
+    def _move_into_place(self, tmp: Path, key: str) -> StoredObject:
+        target = self._path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise TemporaryError(f"cannot write under {self.root}: {exc}", system=SYSTEM) from exc
+        target.chmod(0o644)
+        return self._describe(key, target)
+
+    def _temporary(self, folder: Path) -> tuple[int, str]:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(dir=folder, prefix=".upload-")
+        except OSError as exc:
+            raise TemporaryError(f"cannot write under {self.root}: {exc}", system=SYSTEM) from exc
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
         if not self.root.is_dir():
@@ -132,7 +189,8 @@ class FilesystemStore:
         if not os.access(self.root, os.W_OK):
             raise TemporaryError(f"{self.root} is not writable", system=SYSTEM)
 
-    def uri(self, key: str) -> str:
+    def uri(self, key: str, *, version_id: str = "") -> str:
+        _no_versions(version_id)
         return self._path(key).as_uri()
 
 
@@ -142,3 +200,17 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _etag(st: os.stat_result) -> str:
+    """Changes whenever the file is rewritten: its modification time and size."""
+    return f"{st.st_mtime_ns:x}-{st.st_size:x}"
+
+
+def _no_versions(version_id: str) -> None:
+    if version_id:
+        raise PermanentError(f"files have no versions (asked for {version_id!r})", system=SYSTEM)
+
+
+def _changed(key: str, etag: str, expected: str) -> IntegrityMismatch:
+    return IntegrityMismatch(f"{key} has changed (etag {etag}, expected {expected})", system=SYSTEM)

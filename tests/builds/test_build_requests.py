@@ -81,6 +81,32 @@ def test_a_blocked_model_version_cannot_be_built(as_manager, application, churn_
     assert not Build.objects.exists()
 
 
+def test_a_pending_model_version_cannot_be_built_until_it_is_ready(
+    as_manager, client, manager, application, churn_model, scientist, model_store_root
+):
+    from tests.registry.helpers import publish_file, run_queued
+
+    publish_file(model_store_root, "churn-model/next/model.json", b'{"weights": [2]}')
+    info = model_services.VersionInfo(metrics={})
+    model_services.request_referenced_version(
+        churn_model, "churn-model/next/model.json", info, actor=scientist
+    )
+    pending = as_manager.post("/api/v1/builds/", {"application": "churn-predictor", "model_version": 2})
+    assert pending.status_code == 409
+    assert pending.json()["detail"] == (
+        "churn-model v2 is pending: its content is still being hashed and pinned; it cannot be built."
+    )
+    latest = as_manager.post("/api/v1/builds/", {"application": "churn-predictor"})
+    assert latest.json()["model_version"] == 1  # the newest version that is ready
+    client.force_login(manager)
+    form = client.get("/applications/churn-predictor/").content.decode()
+    assert "v1 (active)" in form and "v2 (active)" not in form  # the form offers ready versions only
+
+    run_queued()
+    ready = as_manager.post("/api/v1/builds/", {"application": "churn-predictor", "model_version": 2})
+    assert ready.status_code == 201, ready.json()
+
+
 def test_unknown_application_and_version_are_404(as_manager, application):
     assert as_manager.post("/api/v1/builds/", {"application": "nope"}).status_code == 404
     assert (

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from builds import integration, jobs
 from builds.models import Image, ImageTag
@@ -81,3 +82,88 @@ def test_the_image_and_version_pages_show_lineage(
     assert image.digest[:18] in version_page
     api = client.get("/api/v1/images/", {"model": "churn-model", "model_version": 1}).json()
     assert [i["digest"] for i in api["results"]] == [image.digest]
+
+
+def acr_registry_settings(settings, acr_double, password):
+    from tests.fixtures.registry import ACR_ADMIN
+
+    settings.IMAGE_REGISTRY = {
+        **settings.IMAGE_REGISTRY,
+        "kind": "acr",
+        "endpoint": acr_double.endpoint,
+        "username": ACR_ADMIN[0],
+        "password": password,
+    }
+    integration.clear_caches()
+
+
+def run_tag_sync():
+    from dashboard import jobrunner
+
+    run = jobrunner.enqueue(jobs.sync_image_tags, max_attempts=3)
+    jobrunner.execute(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def test_a_rejected_registry_password_fails_the_tag_sync_where_people_look(
+    settings, acr_double, application, client, manager
+):
+    acr_registry_settings(settings, acr_double, password="not-the-password")
+    run = run_tag_sync()
+    assert (run.status, run.attempts) == ("failed", 1)  # permanent: not retried
+    reason = (
+        "Azure Container Registry: tags of churn-predictor: admin user or password rejected "
+        "(check credentials and AcrPull role)"
+    )
+    assert run.error.splitlines()[0] == reason
+    assert run.result is None
+
+    client.force_login(manager)
+    shown = f"The last registry tag sync failed at {run.finished_at:%Y-%m-%d %H:%M}: {reason}"
+    for url in ("/images/", "/applications/churn-predictor/"):
+        page = client.get(url).content.decode()
+        assert shown.replace("(", "(") in page, url
+        assert f'href="/jobs/{run.pk}/"' in page
+    assert (
+        reason in client.get("/jobs/").content.decode()[:100000]
+        or reason[:100] in client.get("/jobs/").content.decode()
+    )
+
+
+def test_a_registry_that_forbids_reading_tags_fails_the_tag_sync(settings, acr_double, application):
+    from tests.fixtures.registry import ACR_ADMIN
+
+    acr_registry_settings(settings, acr_double, password=ACR_ADMIN[1])
+    requests.post(
+        f"{acr_double.endpoint}/_double/faults",
+        json={"method": "GET", "path_regex": "^/acr/v1/", "status": 403},
+        timeout=5,
+    ).raise_for_status()
+    run = run_tag_sync()
+    assert (run.status, run.attempts) == ("failed", 1)
+    assert run.error.startswith("Azure Container Registry: tags of churn-predictor: HTTP 403")
+
+
+def test_a_registry_outage_is_retried_and_a_later_success_clears_the_page(
+    settings, acr_double, application, client, manager
+):
+    from tests.fixtures.registry import ACR_ADMIN
+
+    acr_registry_settings(settings, acr_double, password="not-the-password")
+    run_tag_sync()
+    acr_registry_settings(settings, acr_double, password=ACR_ADMIN[1])
+    requests.post(
+        f"{acr_double.endpoint}/_double/faults",
+        json={"method": "GET", "path_regex": "^/acr/v1/", "status": 503, "count": 1},
+        timeout=5,
+    ).raise_for_status()
+    run = run_tag_sync()
+    assert run.status == "retrying"
+    from dashboard import jobrunner
+
+    jobrunner.execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    client.force_login(manager)
+    assert "The last registry tag sync failed" not in client.get("/images/").content.decode()

@@ -240,3 +240,83 @@ def test_it_is_built_from_settings(azure_store, azurite_connection_string):
 
     assert azure_store.stat("a/b.bin").sha256 == sha256_hex(b"content")
     store.check()
+
+
+def content_key(sha256: str) -> str:
+    return f"churn/{sha256}/model.pkl"
+
+
+def test_it_pins_a_published_blob_with_a_server_side_copy_under_its_digest(
+    azure_store, azurite_connection_string
+):
+    raw = raw_container(azurite_connection_string, azure_store)
+    raw.upload_blob("models/churn/latest/model.pkl", b"published weights")
+
+    pinned = azure_store.pin("churn/latest/model.pkl", target_for=content_key)
+
+    digest = sha256_hex(b"published weights")
+    assert pinned.sha256 == digest
+    assert (pinned.source.key, pinned.stored.key) == ("churn/latest/model.pkl", content_key(digest))
+    assert pinned.stored.sha256 == digest and pinned.stored.size == len(b"published weights")
+    assert pinned.stored.version_id == ""  # Azurite keeps no versions: the copy is the pin
+    copy = raw.get_blob_client(f"models/{content_key(digest)}")
+    assert copy.get_blob_properties().copy.status == "success"
+    assert copy.download_blob().readall() == b"published weights"
+    # Pinning the same content again reuses the copy.
+    assert azure_store.pin("churn/latest/model.pkl", target_for=content_key).stored == pinned.stored
+
+
+def test_it_refuses_to_pin_a_blob_changed_since_it_was_listed(azure_store, azurite_connection_string):
+    raw = raw_container(azurite_connection_string, azure_store)
+    listed = raw.upload_blob("models/churn/latest/model.pkl", b"monday").get_blob_properties().etag.strip('"')
+    raw.upload_blob("models/churn/latest/model.pkl", b"tuesday", overwrite=True)
+
+    with pytest.raises(IntegrityMismatch, match="has changed"):
+        azure_store.pin("churn/latest/model.pkl", etag=listed, target_for=content_key)
+
+    assert [b.name for b in raw.list_blobs()] == ["models/churn/latest/model.pkl"]
+
+
+def test_the_copy_is_refused_when_the_source_changed_after_it_was_hashed(
+    azure_store, azurite_connection_string
+):
+    raw = raw_container(azurite_connection_string, azure_store)
+    blob = raw.upload_blob("models/churn/latest/model.pkl", b"hashed bytes")
+    hashed = blob.get_blob_properties().etag.strip('"')
+    raw.upload_blob("models/churn/latest/model.pkl", b"newer bytes!", overwrite=True)
+    digest = sha256_hex(b"hashed bytes")
+
+    with pytest.raises(IntegrityMismatch, match="changed while it was being pinned"):
+        azure_store._copy("churn/latest/model.pkl", content_key(digest), etag=hashed, sha256=digest, size=12)
+
+    assert [b.name for b in raw.list_blobs()] == ["models/churn/latest/model.pkl"]
+
+
+def test_a_read_at_the_registered_etag_refuses_a_rewritten_blob_before_any_byte(azure_store):
+    first = put_bytes(azure_store, "m/model.bin", b"registered")
+    azure_store.delete("m/model.bin")
+    put_bytes(azure_store, "m/model.bin", b"other bytes")
+
+    chunks = azure_store.open("m/model.bin", etag=first.etag)
+    with pytest.raises(IntegrityMismatch, match="has changed or is gone"):
+        next(chunks)
+
+
+def test_a_blob_rewritten_during_a_chunked_read_stops_the_read(azure_store, azurite_connection_string):
+    store = same_store(azure_store, azurite_connection_string, chunk_size=64 * KiB)
+    original = os.urandom(256 * KiB)
+    stored = put_bytes(store, "m/model.bin", original)
+    raw = raw_container(azurite_connection_string, store).get_blob_client("models/m/model.bin")
+
+    chunks = store.open("m/model.bin", etag=stored.etag)
+    assert next(chunks) == original[: 64 * KiB]
+    raw.upload_blob(os.urandom(256 * KiB), overwrite=True)  # "the latest model", mid-download
+
+    with pytest.raises(IntegrityMismatch):
+        list(chunks)
+
+
+def test_it_names_a_blob_version_in_its_uri(azure_store):
+    assert azure_store.uri("m/model.bin", version_id="2026-01-02T03:04:05.6789012Z").endswith(
+        "/models/m/model.bin?versionid=2026-01-02T03%3A04%3A05.6789012Z"
+    )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from integrations import git
 from integrations.errors import NotFound, PermanentError, TemporaryError, Unauthorized
 from tests.fixtures.registry import free_port
+from tests.support import refusing_http
 
 GIT_IDENTITY = [
     "-c",
@@ -138,30 +138,10 @@ def test_it_reports_a_missing_local_repository_as_not_found(tmp_path: Path) -> N
         git.ls_remote_head(str(tmp_path / "nothing-here"), "main")
 
 
-class _Refusing(BaseHTTPRequestHandler):
-    """A git smart-HTTP endpoint that answers every request with a fixed status."""
-
-    status = 401
-
-    def do_GET(self) -> None:
-        self.send_response(self.status)
-        if self.status == 401:
-            self.send_header("WWW-Authenticate", 'Basic realm="git"')
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def refusing_server() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Refusing,), {}))
-    server.block_on_close = False  # git may leave a connection open; nothing to wait for
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with refusing_http.refusing_server() as server:
+        yield server
 
 
 @pytest.mark.parametrize(

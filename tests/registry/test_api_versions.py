@@ -5,7 +5,7 @@ import pytest
 from dashboard.models import AuditEvent
 from models_registry import services
 from models_registry.models import ModelVersion, RegisteredModel
-from tests.registry.helpers import post_version, sha, upload
+from tests.registry.helpers import post_version, publish_file, run_queued, sha, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -52,22 +52,99 @@ def test_registering_identical_content_returns_the_existing_version(as_scientist
     assert AuditEvent.objects.filter(action="model_version.register").count() == 1
 
 
-def test_it_registers_an_object_already_in_the_store(as_scientist, model_store_root):
-    path = model_store_root / "churn" / "published" / "model.pkl"
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"published by a data scientist")
+def test_it_registers_an_object_already_in_the_store_through_a_worker(as_scientist, model_store_root):
+    publish_file(model_store_root, "churn/published/model.pkl", b"published by a data scientist")
     response = as_scientist.post(
         "/api/v1/models/churn/versions/", {"key": "churn/published/model.pkl"}, format="json"
     )
-    assert response.status_code == 201, response.json()
+    assert response.status_code == 202, response.json()
     body = response.json()
-    assert body["sha256"] == sha(b"published by a data scientist")
-    assert (body["source"], body["storage_key"], body["filename"]) == (
+    assert (body["version"], body["state"], body["sha256"], body["size"]) == (1, "pending", "", None)
+    assert (body["source"], body["source_key"], body["filename"]) == (
         "reference",
         "churn/published/model.pkl",
         "model.pkl",
     )
-    assert body["etag"]
+    assert response["Location"] == body["url"]
+    model = as_scientist.get("/api/v1/models/churn/").json()
+    assert (model["version_count"], model["latest_version"]) == (1, None)  # nothing buildable yet
+
+    [run] = run_queued()
+    assert run.status == "succeeded", run.error
+    detail = as_scientist.get(body["url"]).json()
+    digest = sha(b"published by a data scientist")
+    assert (detail["state"], detail["sha256"], detail["size"]) == ("ready", digest, 29)
+    # The bytes were copied to a key named by their digest, which the publisher does not write to.
+    assert detail["storage_key"] == f"churn/{digest}/model.pkl"
+    assert (model_store_root / detail["storage_key"]).read_bytes() == b"published by a data scientist"
+    assert detail["source_etag"] and detail["etag"]
+    assert as_scientist.get("/api/v1/models/churn/").json()["latest_version"] == 1
+    version = ModelVersion.objects.get()
+    events = AuditEvent.objects.filter(object_type="models_registry.modelversion", object_id=str(version.pk))
+    events = events.order_by("id")
+    assert [(e.action, e.actor_name) for e in events] == [
+        ("model_version.register", "scientist"),
+        ("model_version.ready", "job:pin_version"),
+    ]
+    assert (events[1].before["state"], events[1].after["state"]) == ("pending", "ready")
+
+
+def test_registering_by_key_never_reads_the_store_in_the_request(as_scientist, settings):
+    from tests.fixtures.azurite import devstore_connection_string, free_port
+
+    settings.MODEL_STORE = {
+        "kind": "azure",
+        "connection_string": devstore_connection_string(free_port()),  # nothing listens there
+        "account_url": "",
+        "container": "models",
+        "prefix": "",
+    }
+    services.get_store.cache_clear()
+    response = as_scientist.post("/api/v1/models/churn/versions/", {"key": "churn/model.pkl"}, format="json")
+    assert response.status_code == 202, response.json()
+    assert response.json()["state"] == "pending"
+    [run] = run_queued()  # the worker does the reading, and finds the store unreachable
+    assert run.status == "retrying" and "unreachable" in run.error
+    version = ModelVersion.objects.get()
+    assert version.state == "pending" and "unreachable" in version.state_reason
+
+
+def test_naming_a_key_again_while_it_is_pending_answers_the_same_version(as_scientist):
+    first = as_scientist.post("/api/v1/models/churn/versions/", {"key": "churn/a.pkl"}, format="json")
+    again = as_scientist.post("/api/v1/models/churn/versions/", {"key": "churn/a.pkl"}, format="json")
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["version"] == first.json()["version"] == 1
+    assert ModelVersion.objects.count() == 1
+
+
+def test_a_pending_version_can_be_neither_downloaded_nor_built(as_scientist, manager, api):
+    as_scientist.post("/api/v1/models/churn/versions/", {"key": "churn/a.pkl"}, format="json")
+    download = as_scientist.get("/api/v1/models/churn/versions/1/download/")
+    assert download.status_code == 409
+    assert "pending" in download.json()["detail"]
+    version = ModelVersion.objects.get()
+    assert not version.is_buildable and not version.is_releasable
+    assert "still being hashed" in version.unusable_reason()
+
+
+def test_registering_content_that_already_is_a_version_by_key_fails_as_a_duplicate(
+    as_scientist, model_store_root
+):
+    post_version(as_scientist, "churn", b"same bytes")
+    publish_file(model_store_root, "churn/copy/model.pkl", b"same bytes")
+    as_scientist.post("/api/v1/models/churn/versions/", {"key": "churn/copy/model.pkl"}, format="json")
+    [run] = run_queued()
+    assert run.status == "succeeded" and "duplicates churn v1" in run.result
+    body = as_scientist.get("/api/v1/models/churn/versions/2/").json()
+    assert body["state"] == "failed"
+    assert body["state_reason"] == f"same content as churn v1 (sha256 {sha(b'same bytes')}); use churn v1"
+    # The duplicate's own copy is removed again; v1's upload stays.
+    assert sorted(
+        p.relative_to(model_store_root).as_posix() for p in model_store_root.rglob("*") if p.is_file()
+    ) == [
+        f"churn/{sha(b'same bytes')}/model.bin",
+        "churn/copy/model.pkl",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -117,12 +194,16 @@ def test_an_unknown_model_gives_404_and_stores_nothing(as_scientist, model_store
     assert not any(p.is_file() for p in model_store_root.rglob("*"))
 
 
-def test_a_missing_store_object_is_a_404(as_scientist):
+def test_a_key_with_no_object_fails_the_pending_version_and_its_job_with_the_reason(as_scientist):
     response = as_scientist.post(
         "/api/v1/models/churn/versions/", {"key": "churn/missing.bin"}, format="json"
     )
-    assert response.status_code == 404
-    assert "missing.bin" in response.json()["detail"]
+    assert response.status_code == 202
+    [run] = run_queued()
+    assert run.status == "failed" and "missing.bin" in run.error
+    body = as_scientist.get("/api/v1/models/churn/versions/1/").json()
+    assert body["state"] == "failed"
+    assert "no object 'churn/missing.bin'" in body["state_reason"]
 
 
 @pytest.mark.parametrize("key", ["../etc/passwd", "/abs/path", "churn/../../x", "churn/\x01"])
@@ -224,3 +305,16 @@ def test_models_page_query_count_does_not_grow_with_rows(as_scientist, django_as
     with django_assert_max_num_queries(6):
         assert as_scientist.get("/api/v1/models/").status_code == 200
     assert RegisteredModel.objects.count() == 31
+
+
+def test_the_openapi_schema_documents_the_pending_answer_of_registering_by_key(as_scientist):
+    schema = as_scientist.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    post = schema["paths"]["/api/v1/models/{name}/versions/"]["post"]
+    assert set(post["responses"]) == {"200", "201", "202"}
+    assert "pending" in post["responses"]["202"]["description"]
+    assert {"multipart/form-data", "application/json"} <= set(post["requestBody"]["content"])
+    components = schema["components"]["schemas"]
+    version = components["ModelVersion"]["properties"]
+    assert version["state"]["allOf"] == [{"$ref": "#/components/schemas/ModelVersionStateEnum"}]
+    assert components["ModelVersionStateEnum"]["enum"] == ["pending", "ready", "failed", "missing"]
+    assert {"state_reason", "source_key", "source_etag"} <= set(version)

@@ -79,3 +79,32 @@ def test_the_model_page_query_count_does_not_grow_with_versions(
         assert logged_in.get("/models/").status_code == 200
     with django_assert_max_num_queries(14):
         assert logged_in.get("/").status_code == 200
+
+
+def test_registering_by_key_through_the_form_shows_a_pending_version_until_a_worker_pins_it(
+    logged_in, model_store_root
+):
+    from tests.registry.helpers import publish_file, run_queued
+
+    publish_file(model_store_root, "churn/2026-12/model.pkl", b"published weights")
+    response = logged_in.post("/models/churn/versions/new/", {"key": "churn/2026-12/model.pkl"}, follow=True)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == "/models/churn/versions/1/"
+    assert "churn v1 is pending: a worker is hashing and pinning churn/2026-12/model.pkl" in page
+    assert 'hx-trigger="every 2s"' in page  # the content card refreshes itself while pending
+    assert "Download" not in page
+
+    run_queued()
+    part = logged_in.get("/models/churn/versions/1/", {"part": "content"}, HTTP_HX_REQUEST="true")
+    fragment = part.content.decode()
+    assert sha(b"published weights") in fragment and ">ready<" in fragment
+    assert "hx-trigger" not in fragment and "Download" in fragment
+
+
+def test_the_model_page_shows_a_failed_version_with_its_reason(logged_in):
+    from tests.registry.helpers import run_queued
+
+    logged_in.post("/models/churn/versions/new/", {"key": "churn/nothing-here.pkl"})
+    run_queued()
+    page = logged_in.get("/models/churn/").content.decode()
+    assert '<span class="badge failed" title="filesystem model store: no object' in page
