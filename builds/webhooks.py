@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from builds.models import COMMIT_PATTERN, Application, WebhookDelivery
-from dashboard import audit, jobrunner
+from dashboard import audit, jobrunner, safejson
 
 
 @dataclass(frozen=True)
@@ -70,9 +69,9 @@ PROVIDERS = {"github": github_push, "azure-repos": azure_repos_push}
 
 def _json(request: HttpRequest) -> dict[str, Any]:
     try:
-        payload = json.loads(request.body)
-    except ValueError:
-        raise Refused(400, "the body is not JSON") from None
+        payload = safejson.loads(request.body)
+    except ValueError as exc:
+        raise Refused(400, f"the body is not usable JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise Refused(400, "the body is not a JSON object")
     return payload

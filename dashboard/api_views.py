@@ -6,12 +6,14 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 
 from dashboard.api import HasRolePermission
 from dashboard.errors import ServiceError
 from dashboard.filters import AuditFilterForm
 from dashboard.forms import describe_errors
 from dashboard.models import AuditEvent, JobRun
+from dashboard.safejson import SafeJSONParser
 from dashboard.serializers import AuditEventSerializer, JobRunSerializer
 
 AUDIT_FILTERS = [
@@ -61,3 +63,5 @@ class JobRunDetailView(generics.RetrieveAPIView):
 
 class TokenView(ObtainAuthToken):
     """POST username and password; returns {"token": "..."} for the Authorization: Token header."""
+
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]

@@ -9,7 +9,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from dashboard import jobrunner
 from dashboard.api import HasRolePermission
 from dashboard.errors import ConflictError, NotFoundError, ServiceError
+from dashboard.safejson import SafeJSONParser
 from dashboard.serializers import JobRunSerializer
 from integrations.errors import IntegrationError, IntegrityMismatch
 from models_registry import content, jobs, services
@@ -95,7 +96,7 @@ class VersionListView(generics.ListCreateAPIView):
     serializer_class = ModelVersionSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_VERSIONS, "POST": "models_registry.add_modelversion"}
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, SafeJSONParser]
 
     def get_model(self) -> RegisteredModel:
         return get_object_or_404(RegisteredModel, name=self.kwargs["name"])

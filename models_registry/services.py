@@ -10,7 +10,6 @@ becomes a pending version that a worker hashes and pins (``models_registry.pinni
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from dashboard import audit, jobrunner
+from dashboard import audit, jobrunner, safejson
 from dashboard.audit import Actor
 from dashboard.errors import ConflictError, NotFoundError, ServiceError, UnavailableError
 from integrations.errors import IntegrationError, IntegrityMismatch, NotFound, TemporaryError
@@ -68,7 +67,7 @@ def clean_metrics(value: Any) -> dict[str, float | int]:
         return {}
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = safejson.loads(value)
         except ValueError as exc:
             raise ServiceError(f"metrics is not valid JSON: {exc}", field="metrics") from None
     if not isinstance(value, dict):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from dashboard import safejson
 from dashboard.errors import ServiceError
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -118,6 +119,10 @@ def validate(kind: str, config: Any) -> dict[str, Any]:
     """``config`` when every setting is known and valid; else a ServiceError naming each problem."""
     if not isinstance(config, dict):
         raise ServiceError("target_config must be a JSON object.", field="target_config")
+    try:
+        safejson.check_text(config, "target_config")
+    except safejson.UnsafeJSON as exc:
+        raise ServiceError(f"Invalid target settings: {exc}.", field="target_config") from None
     known = {setting.name: setting for setting in SETTINGS.get(kind, ())}
     problems = [
         f'unknown setting "{name}" (a {kind} target knows {", ".join(sorted(known))})'
