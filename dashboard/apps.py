@@ -7,6 +7,10 @@ class DashboardConfig(AppConfig):
     verbose_name = "Dashboard"
 
     def ready(self) -> None:
+        from axes.signals import user_locked_out
+
         from dashboard.roles import sync_roles
+        from dashboard.signin import record_lockout
 
         post_migrate.connect(sync_roles, dispatch_uid="dashboard.sync_roles")
+        user_locked_out.connect(record_lockout, dispatch_uid="dashboard.record_lockout")

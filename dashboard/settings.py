@@ -6,7 +6,9 @@ With nothing set, the product runs on its embedded defaults: SQLite and a model 
 
 from __future__ import annotations
 
+import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_rq",
     "django_htmx",
+    "axes",
     "dashboard",
     "models_registry",
     "builds",
@@ -69,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the 429 answer
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -127,6 +131,8 @@ if JOB_LOST_AFTER < 3 * JOB_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("JOB_LOST_AFTER must be at least three JOB_HEARTBEAT_SECONDS")
 SCHEDULER_TICK_SECONDS = 1.0  # how often the scheduler process looks for due work
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT} for name in JOB_QUEUES}
+# Shared by every web replica: rate limits count across all of them.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 # Tests run jobs in-process; see tests/conftest.py.
 RQ_SHOW_ADMIN_LINK = True
 
@@ -186,6 +192,31 @@ DRIFT_CHECK_INTERVAL = env_int("DRIFT_CHECK_INTERVAL", 120, minimum=0)
 
 # --- Auth, API -------------------------------------------------------------------------------
 LOGIN_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out user name and address first
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Failed sign-ins per user name and client address (django-axes, in the database).
+SIGN_IN_RATE = env_str("SIGN_IN_RATE", "20/min")  # sign-in attempts per client address
+if not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", SIGN_IN_RATE):
+    raise ImproperlyConfigured(f"SIGN_IN_RATE must look like 20/min (not {SIGN_IN_RATE!r})")
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.signin.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password", "token"]
+# Behind the ingress the client's address is the last hop it appended to X-Forwarded-For.
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if env_bool("BEHIND_TLS_PROXY") else ("REMOTE_ADDR",)
+)
+AXES_IPWARE_PROXY_COUNT = 1 if env_bool("BEHIND_TLS_PROXY") else None
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD")
@@ -208,6 +239,7 @@ REST_FRAMEWORK = {
     ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "dashboard.api.exception_handler",
+    "NUM_PROXIES": 1 if env_bool("BEHIND_TLS_PROXY") else None,
     "DEFAULT_VERSIONING_CLASS": None,
 }
 SPECTACULAR_SETTINGS = {

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import dashboard.converters  # noqa: F401  (registers the "id" path converter)
-from dashboard import api_views, health, views
+from dashboard import api_views, health, signin, views
 
 api_v1 = [
     path("auth/token/", api_views.TokenView.as_view(), name="api-token"),
@@ -18,7 +18,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", signin.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", views.audit_log, name="audit"),
     path("jobs/", views.job_list, name="jobs"),

@@ -39,21 +39,30 @@ def redis_for_jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
         socket = tmp_path_factory.mktemp("redis") / "redis.sock"
         embedded = Redis(str(socket.parent / "redis.db"), unix_socket_path=str(socket))
-        url = f"unix://{socket}"
+        url, cache_url = f"unix://{socket}", f"unix://{socket}?db=1"
     else:
         base = (
             settings.REDIS_URL.rsplit("/", 1)[0] if settings.REDIS_URL.count("/") > 2 else settings.REDIS_URL
         )
-        url = f"{base}/{1 + _worker_index() % 15}"
+        url, cache_url = f"{base}/{1 + _worker_index() % 7}", f"{base}/{8 + _worker_index() % 8}"
     for queue in settings.RQ_QUEUES.values():
         queue["URL"] = url
         queue["ASYNC"] = False
+    settings.CACHES["default"]["LOCATION"] = cache_url
     import django_rq
 
     django_rq.get_connection("default").flushdb()
     yield url
     if embedded is not None:
         embedded.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(redis_for_jobs: str) -> None:
+    """Rate-limit counters (in the cache, a Redis database of its own) start at zero in each test."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -24,8 +24,8 @@ def test_createuser_gives_the_role_and_prints_the_password(capsys):
 
 
 def test_createuser_changes_the_role_of_an_existing_user():
-    call_command("createuser", "bob", "--role", "data-scientist", "--password", "x")
-    call_command("createuser", "bob", "--role", "on-call", "--password", "y")
+    call_command("createuser", "bob", "--role", "data-scientist", "--password", "ocean-violin-7421")
+    call_command("createuser", "bob", "--role", "on-call", "--password", "ocean-violin-7422")
     user = get_user_model().objects.get(username="bob")
     assert [g.name for g in user.groups.all()] == ["On-call"]
     assert not user.has_perm("models_registry.add_modelversion")
@@ -34,8 +34,23 @@ def test_createuser_changes_the_role_of_an_existing_user():
 
 
 def test_createuser_admin_is_a_superuser():
-    call_command("createuser", "root2", "--role", "admin", "--password", "x")
+    call_command("createuser", "root2", "--role", "admin", "--password", "ocean-violin-7421")
     assert get_user_model().objects.get(username="root2").is_superuser
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("x", "too short"),
+        ("password1234", "too common"),
+        ("918273645546", "entirely numeric"),
+        ("carolinemartins1", "too similar"),
+    ],
+)
+def test_createuser_refuses_a_weak_password(password, why):
+    with pytest.raises(CommandError, match=f"The password is refused: .*{why}"):
+        call_command("createuser", "carolinemartins", "--role", "on-call", "--password", password)
+    assert not get_user_model().objects.filter(username="carolinemartins").exists()
 
 
 def test_createuser_refuses_an_unknown_role():

@@ -6,6 +6,8 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
@@ -27,7 +29,13 @@ class Command(BaseCommand):
     ) -> None:
         if not username.strip() or len(username) > 150:
             raise CommandError("The user name must be 1-150 characters.")
-        password = password or secrets.token_urlsafe(12)
+        if password is None:
+            password = secrets.token_urlsafe(12)
+        else:
+            try:
+                validate_password(password, get_user_model()(username=username, email=email))
+            except ValidationError as exc:
+                raise CommandError(f"The password is refused: {' '.join(exc.messages)}") from None
         user = create_user_with_role(username, role, password, email=email)
         self.stdout.write(f"{user.username}: role {role}, password {password}")
 
