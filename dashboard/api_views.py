@@ -25,7 +25,7 @@ AUDIT_FILTERS = [
         ("action", "action prefix, e.g. 'model_version.'"),
         ("object_type", "e.g. 'models_registry.modelversion'"),
         ("object_id", "primary key of the object"),
-        ("request_id", "the X-Request-ID of the request that made the change"),
+        ("request_id", "start of the request id (the X-Request-ID answered, or the one the client sent)"),
         ("since", "ISO 8601 date-time (inclusive)"),
         ("until", "ISO 8601 date-time (exclusive)"),
     ]

@@ -21,12 +21,14 @@ class AuditFilterForm(forms.Form):
 
     def filter(self, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
         data = self.cleaned_data
-        exact = {f: data[f] for f in ("actor", "object_type", "object_id", "request_id") if data.get(f)}
+        exact = {f: data[f] for f in ("actor", "object_type", "object_id") if data.get(f)}
         if "actor" in exact:
             exact["actor_name"] = exact.pop("actor")
         queryset = queryset.filter(**exact)
         if data.get("action"):
             queryset = queryset.filter(action__startswith=data["action"])
+        if data.get("request_id"):  # the client's X-Request-ID is the start of ours
+            queryset = queryset.filter(request_id__startswith=data["request_id"])
         since: datetime | None = data.get("since")
         until: datetime | None = data.get("until")
         if since:

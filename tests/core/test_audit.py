@@ -55,8 +55,22 @@ def test_the_admin_offers_no_change_or_delete(admin_client, event):
 def test_events_carry_the_request_id(api, scientist):
     api.force_authenticate(scientist)
     response = api.post("/api/v1/models/", {"name": "churn"}, format="json", HTTP_X_REQUEST_ID="req-123")
-    assert response["X-Request-ID"] == "req-123"
-    assert AuditEvent.objects.get(action="model.create").request_id == "req-123"
+    assert response["X-Request-ID"].startswith("req-123+")
+    assert AuditEvent.objects.get(action="model.create").request_id == response["X-Request-ID"]
+
+
+def test_a_client_cannot_give_two_requests_the_same_id(api, scientist):
+    """The client's id is kept as a prefix of a unique one: the trail tells its requests apart."""
+    api.force_authenticate(scientist)
+    first = api.post("/api/v1/models/", {"name": "a"}, format="json", HTTP_X_REQUEST_ID="deploy-42")
+    second = api.post("/api/v1/models/", {"name": "b"}, format="json", HTTP_X_REQUEST_ID="deploy-42")
+    forged = api.post(
+        "/api/v1/models/", {"name": "c"}, format="json", HTTP_X_REQUEST_ID=first["X-Request-ID"]
+    )
+    ids = {first["X-Request-ID"], second["X-Request-ID"], forged["X-Request-ID"]}
+    assert len(ids) == 3 and not forged["X-Request-ID"].startswith(first["X-Request-ID"])
+    found = api.get("/api/v1/audit/", {"request_id": "deploy-42"}).json()["results"]
+    assert sorted(e["object_repr"] for e in found) == ["a", "b"]
 
 
 def test_system_actors_are_named(scientist):
