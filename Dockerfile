@@ -68,6 +68,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 
 ENTRYPOINT ["tini", "--"]
 # gunicorn takes its worker count from WEB_CONCURRENCY. Threads and the long timeout match
-# `manage.py runstack`: multi-gigabyte model uploads stream through one request.
+# `manage.py runstack`: multi-gigabyte model uploads stream through one request. No control
+# socket: it would be written under $HOME, which the read-only root does not allow.
 CMD ["gunicorn", "dashboard.wsgi", "--bind", "0.0.0.0:8000", "--threads", "4", "--timeout", "900", \
-     "--graceful-timeout", "60", "--worker-tmp-dir", "/dev/shm", "--access-logfile", "-"]
+     "--graceful-timeout", "60", "--worker-tmp-dir", "/dev/shm", "--access-logfile", "-", "--no-control-socket"]

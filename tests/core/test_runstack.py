@@ -35,7 +35,15 @@ class Stack:
     def __init__(self, var_dir: Path) -> None:
         self.port = free_port()
         self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-        self.env.update(VAR_DIR=str(var_dir), PORT=str(self.port), WEB_CONCURRENCY="1", PYTHONUNBUFFERED="1")
+        self.home = var_dir.parent / "home"
+        self.home.mkdir()
+        self.env.update(
+            VAR_DIR=str(var_dir),
+            PORT=str(self.port),
+            WEB_CONCURRENCY="1",
+            PYTHONUNBUFFERED="1",
+            HOME=str(self.home),
+        )
         self.database = var_dir / "dashboard.sqlite3"
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = None
@@ -105,6 +113,7 @@ def test_a_killed_worker_is_restarted_and_its_queue_consumed_again(tmp_path):
     stack.start()
     try:
         wait_for(lambda: stack.pids("worker-deploys") and stack.healthy(), 90, f"the stack\n{stack.output()}")
+        assert not (stack.home / ".gunicorn").exists()  # no control socket shared by every stack
         first = stack.pids("worker-deploys")[0]
         os.kill(first, signal.SIGKILL)
         wait_for(lambda: len(stack.pids("worker-deploys")) == 2, 30, f"a new worker\n{stack.output()}")

@@ -24,6 +24,9 @@ def processes() -> dict[str, list[str]]:
         *("--chdir", str(settings.BASE_DIR), "--bind", f"{settings.HOST}:{settings.PORT}"),
         *("--workers", str(settings.WEB_CONCURRENCY), "--threads", "4", "--timeout", "900"),
         *("--access-logfile", "-"),
+        # gunicorn's control socket lives at one path per user ($HOME/.gunicorn): two stacks on
+        # one machine would share it, and one could drive the other's server.
+        "--no-control-socket",
     ]
     return {
         "web": web,
