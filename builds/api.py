@@ -211,7 +211,7 @@ class ImageSyncView(APIView):
 
     @extend_schema(request=None, responses={202: JobRunSerializer})
     def post(self, request: Request) -> Response:
-        run = jobrunner.enqueue_once("builds.jobs.sync_image_tags", actor=request.user)
+        run = jobrunner.start_for(request.user, "builds.jobs.sync_image_tags")
         if run is None:
             return Response(
                 {"detail": "A tag sync is already queued or running."}, status=status.HTTP_409_CONFLICT

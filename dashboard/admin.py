@@ -4,9 +4,12 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
+from dashboard.admin_audit import AuditedAdmin
 from dashboard.models import AuditEvent, JobRun
 
 
@@ -36,8 +39,24 @@ class JobRunAdmin(ReadOnlyAdmin):
     list_filter = ["status", "queue", "name"]
 
 
-class UserAdmin(DjangoUserAdmin):
-    """Users who ever acted stay: the audit trail names them. Deactivate them instead."""
+class UserAdmin(AuditedAdmin, DjangoUserAdmin):
+    """Users who ever acted stay: the audit trail names them. Deactivate them instead.
+
+    Every change made here (roles, activation, passwords) is audited.
+    """
+
+    audit_fields = (
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "user_permissions",
+    )
+    audit_secrets = ("password",)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and AuditEvent.objects.filter(actor=obj).exists():
@@ -57,5 +76,13 @@ class UserAdmin(DjangoUserAdmin):
         return deleted, counts, perms_needed, protected
 
 
+class GroupAdmin(AuditedAdmin, DjangoGroupAdmin):
+    """Roles are groups: a change to their permissions is audited."""
+
+    audit_fields = ("name", "permissions")
+
+
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), UserAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, GroupAdmin)

@@ -97,6 +97,17 @@ def enqueue_once(
     return enqueue(func, *args, **kwargs)
 
 
+def start_for(
+    actor: Any, func: Callable[..., Any] | str, *args: Any, queue: str = "default"
+) -> JobRun | None:
+    """A person starts a job now (a sync, say): queued unless one is active, and audited."""
+    with transaction.atomic():
+        run = enqueue_once(func, *args, queue=queue, actor=actor)
+        if run is not None:
+            audit.record("job.start", run, actor=actor, after={"job": run.name, "args": run.args})
+    return run
+
+
 def push(run: JobRun) -> None:
     """Put a recorded run on its Redis queue; the RQ job id names the run and its attempt."""
     django_rq.get_queue(run.queue).enqueue(execute, run.pk, job_id=rq_job_id(run))

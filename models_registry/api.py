@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import StreamingHttpResponse
@@ -201,9 +203,16 @@ def download_response(version: ModelVersion) -> StreamingHttpResponse:
 
     response = StreamingHttpResponse(body(), content_type="application/octet-stream")
     response["Content-Length"] = str(version.size)
-    response["Content-Disposition"] = f'attachment; filename="{version.filename or "model"}"'
+    response["Content-Disposition"] = attachment(version.filename or "model")
     response["X-Content-SHA256"] = version.sha256
     return response
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition whose parameters no filename can add to: a plain ASCII name of safe
+    characters, and the exact name percent-encoded (RFC 6266, RFC 8187)."""
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("._") or "model"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class SyncView(APIView):
@@ -214,7 +223,7 @@ class SyncView(APIView):
 
     @extend_schema(request=None, responses={202: JobRunSerializer})
     def post(self, request: Request) -> Response:
-        run = jobrunner.enqueue_once(jobs.sync_model_store, actor=request.user)
+        run = jobrunner.start_for(request.user, jobs.sync_model_store)
         if run is None:
             raise ServiceError("A sync of the model store is already queued or running.")
         return Response(JobRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -189,7 +189,7 @@ def compare(request: HttpRequest, name: str) -> HttpResponse:
 def sync_now(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return redirect("models_registry:list")
-    run = jobrunner.enqueue_once(jobs.sync_model_store, actor=request.user)
+    run = jobrunner.start_for(request.user, jobs.sync_model_store)
     if run is None:
         messages.info(request, "A sync of the model store is already queued or running.")
     else:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from dashboard.models import AuditEvent
@@ -318,3 +320,21 @@ def test_the_openapi_schema_documents_the_pending_answer_of_registering_by_key(a
     assert version["state"]["allOf"] == [{"$ref": "#/components/schemas/ModelVersionStateEnum"}]
     assert components["ModelVersionStateEnum"]["enum"] == ["pending", "ready", "failed", "missing"]
     assert {"state_reason", "source_key", "source_etag"} <= set(version)
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored", "plain"),
+    [
+        ('x\\"; filename=evil.exe', 'x"; filename=evil.exe', "x_filename_evil.exe"),
+        ("modèle v2.pkl", "modèle v2.pkl", "mod_le_v2.pkl"),
+    ],
+)
+def test_a_download_names_the_file_without_letting_the_name_add_parameters(as_scientist, sent, stored, plain):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    as_scientist.post(
+        "/api/v1/models/churn/versions/", {"file": SimpleUploadedFile(sent, b"weights")}, format="multipart"
+    )
+    assert ModelVersion.objects.get().filename == stored
+    header = as_scientist.get("/api/v1/models/churn/versions/1/download/")["Content-Disposition"]
+    assert header == f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(stored, safe='')}"
