@@ -9,8 +9,9 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
+from dashboard import tokens
 from dashboard.admin_audit import AuditedAdmin
-from dashboard.models import AuditEvent, JobRun
+from dashboard.models import ApiToken, AuditEvent, JobRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -37,6 +38,25 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class JobRunAdmin(ReadOnlyAdmin):
     list_display = ["id", "name", "queue", "status", "attempts", "enqueued_at", "finished_at"]
     list_filter = ["status", "queue", "name"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Tokens are listed (never their keys) and can be revoked, which is audited."""
+
+    list_display = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and bool(request.user.is_superuser)  # the changelist's actions, not edits
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        for token in queryset:
+            tokens.revoke(token, actor=request.user)
+        self.message_user(request, f"{queryset.count()} token(s) revoked.")
 
 
 class UserAdmin(AuditedAdmin, DjangoUserAdmin):

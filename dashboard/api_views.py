@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.parsers import FormParser, MultiPartParser
 
 from dashboard.api import HasRolePermission
 from dashboard.errors import ServiceError
 from dashboard.filters import AuditFilterForm
 from dashboard.forms import describe_errors
 from dashboard.models import AuditEvent, JobRun
-from dashboard.safejson import SafeJSONParser
 from dashboard.serializers import AuditEventSerializer, JobRunSerializer
-from dashboard.signin import SignInRateThrottle, lockout_response
 
 AUDIT_FILTERS = [
     OpenApiParameter(name, str, description=description)
@@ -61,16 +56,3 @@ class JobRunDetailView(generics.RetrieveAPIView):
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": "dashboard.view_jobrun"}
     queryset = JobRun.objects.all()
-
-
-class TokenView(ObtainAuthToken):
-    """POST username and password; returns {"token": "..."} for the Authorization: Token header."""
-
-    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
-    throttle_classes = [SignInRateThrottle]
-
-    def handle_exception(self, exc: Exception) -> HttpResponseBase:
-        # django-axes marks DRF's request wrapper, which its middleware never sees: answer here.
-        if getattr(self.request, "axes_locked_out", False):
-            return lockout_response(self.request._request)
-        return super().handle_exception(exc)

@@ -9,6 +9,7 @@ class DashboardConfig(AppConfig):
     def ready(self) -> None:
         from axes.signals import user_locked_out
 
+        import dashboard.tokens  # noqa: F401  (registers the token scheme in the OpenAPI schema)
         from dashboard.roles import sync_roles
         from dashboard.signin import record_lockout
 

@@ -115,3 +115,39 @@ class JobRun(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class ApiToken(models.Model):
+    """A key for the API's ``Authorization: Token <key>`` header, stored only as its sha256.
+
+    The key is shown once, when issued. A fast hash is enough: keys are 40 random characters,
+    far beyond guessing, and a hash lets a request find its token in one indexed lookup.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="what it is for, e.g. the CI pipeline")
+    prefix = models.CharField(max_length=12, help_text="the key's first characters, to recognise it")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…) of {self.user}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+    def audit_state(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "prefix": self.prefix,
+            "user": str(self.user),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "revoked": self.revoked_at is not None,
+        }

@@ -4,10 +4,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import dashboard.converters  # noqa: F401  (registers the "id" path converter)
-from dashboard import api_views, health, signin, views
+from dashboard import api_views, health, signin, token_views, views
 
 api_v1 = [
-    path("auth/token/", api_views.TokenView.as_view(), name="api-token"),
+    path("auth/token/", token_views.TokenView.as_view(), name="api-token"),
+    path("auth/tokens/", token_views.TokenListView.as_view(), name="api-tokens"),
+    path("auth/tokens/<id:pk>/", token_views.TokenRevokeView.as_view(), name="api-token-revoke"),
     path("audit/", api_views.AuditListView.as_view(), name="api-audit"),
     path("jobs/", api_views.JobRunListView.as_view(), name="api-jobs"),
     path("jobs/<id:pk>/", api_views.JobRunDetailView.as_view(), name="api-job"),
@@ -22,6 +24,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", views.audit_log, name="audit"),
     path("jobs/", views.job_list, name="jobs"),
+    path("tokens/", token_views.token_page, name="tokens"),
+    path("tokens/<id:pk>/revoke/", token_views.token_revoke, name="token-revoke"),
     path("jobs/<id:pk>/", views.job_detail, name="job"),
     path("models/", include("models_registry.urls")),
     path("", include("builds.urls")),

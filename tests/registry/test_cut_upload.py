@@ -8,8 +8,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from rest_framework.authtoken.models import Token
 
+from dashboard import tokens
 from models_registry import services
 from models_registry.models import ModelVersion
 
@@ -43,7 +43,7 @@ def send_cut_request(url: str, token: str, path: str, declared: int, body: bytes
 @pytest.mark.django_db(transaction=True)
 def test_a_cut_off_upload_leaves_nothing_behind(live_server, scientist, model_store_root, settings):
     services.create_model("churn", actor=scientist)
-    token = Token.objects.create(user=scientist).key
+    _, token = tokens.issue(scientist, name="test", actor=scientist)
     payload = b"m" * (3 * 1024 * 1024)
     full = multipart_head("model.bin") + payload + f"\r\n--{BOUNDARY}--\r\n".encode()
     cut = full[: len(full) // 2]
