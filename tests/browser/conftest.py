@@ -62,18 +62,31 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(browser: Any, live_server: Any) -> Iterator[Callable[[], Any]]:
-    """Open pages in contexts of their own (separate cookies), i.e. one per user."""
+    """Open pages in contexts of their own (separate cookies), i.e. one per user.
+
+    Every page is watched for Content-Security-Policy violations: a test fails if the policy
+    blocked anything, so each browser test also proves the pages (and htmx) work under it.
+    """
     contexts: list[Any] = []
+    violations: list[str] = []
+
+    def watch(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"{message.location.get('url', '?')}: {message.text}")
 
     def open_page() -> Any:
         context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", watch)
+        return page
 
+    open_page.violations = violations  # type: ignore[attr-defined]  # for a test that provokes one
     yield open_page
     for context in contexts:
         context.close()
+    assert violations == [], "the Content-Security-Policy blocked something:\n" + "\n".join(violations)
 
 
 @pytest.fixture
