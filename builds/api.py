@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -79,7 +80,13 @@ def builds_queryset() -> QuerySet[Build]:
     ]
 )
 class BuildListView(generics.ListCreateAPIView):
-    """List builds, or request one (``POST``): the same inputs return the existing build (200)."""
+    """List builds, or request one (``POST``).
+
+    A request is recorded and answered at once (202): the build job resolves the commit, and a
+    bad commit or an unreachable repository becomes the build's ``failure_reason``. The same
+    inputs return the existing build (200); one that resolves to a commit already built with its
+    model version ends ``cancelled`` with ``duplicate_of`` naming that build.
+    """
 
     serializer_class = BuildSerializer
     permission_classes = [HasRolePermission]
@@ -96,7 +103,7 @@ class BuildListView(generics.ListCreateAPIView):
             queryset = queryset.filter(commit__startswith=params["commit"])
         return queryset
 
-    @extend_schema(request=BuildCreateSerializer, responses={201: BuildSerializer, 200: BuildSerializer})
+    @extend_schema(request=BuildCreateSerializer, responses={202: BuildSerializer, 200: BuildSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = BuildCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -115,7 +122,10 @@ class BuildListView(generics.ListCreateAPIView):
             application, commit=data.get("commit") or None, model_version=version, actor=request.user
         )
         body = BuildSerializer(builds_queryset().get(pk=build.pk)).data
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        if not created:
+            return Response(body, status=status.HTTP_200_OK)
+        location = reverse("api-build", args=[build.pk])
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
 class BuildDetailView(generics.RetrieveAPIView):

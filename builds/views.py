@@ -58,8 +58,10 @@ def application_detail(request: HttpRequest, name: str) -> HttpResponse:
             else:
                 if created:
                     messages.success(request, f"Build #{build.pk} queued.")
-                else:
+                elif build.commit:
                     messages.info(request, f"These inputs were already built: build #{build.pk}.")
+                else:
+                    messages.info(request, f"Build #{build.pk} of {build.requested} is already waiting.")
                 return redirect(build)
     context = {
         "application": application,
