@@ -1,4 +1,4 @@
-"""What the build job asks git: the commit a build was asked for.
+"""What the build job asks git: the commit a build was asked for, and the build's commit list.
 
 Worker only: web requests never call these (they talk to the repository, with git's deadlines
 from ``integrations.git``). Pages read what they recorded.
@@ -6,10 +6,13 @@ from ``integrations.git``). Pages read what they recorded.
 
 from __future__ import annotations
 
+from django.conf import settings
+
+from builds.history import RecordedHistory
 from builds.integration import get_git_cache
 from builds.models import BRANCH_REF_PREFIX, Build
 from integrations import git
-from integrations.errors import PermanentError
+from integrations.errors import IntegrationError, PermanentError
 
 
 def resolve_requested(build: Build) -> str:
@@ -21,3 +24,20 @@ def resolve_requested(build: Build) -> str:
     if not ref:
         raise PermanentError(f"build #{build.pk} names no commit to build", system=git.SYSTEM)
     return git.resolve_commit(url, ref, cache=get_git_cache())
+
+
+def read_history(build: Build) -> RecordedHistory:
+    """At most ``BUILD_HISTORY_COMMITS`` commits of the build's history, from the git mirror.
+
+    One more is asked for to know whether the list reaches the first commit. A failure is
+    returned, not raised: the image is built either way, and the release page says why the
+    commit list is missing.
+    """
+    limit = settings.BUILD_HISTORY_COMMITS
+    try:
+        commits = git.commits_between(
+            build.application.repository_url, "", build.commit, limit=limit + 1, cache=get_git_cache()
+        )
+    except IntegrationError as exc:
+        return RecordedHistory(error=str(exc))
+    return RecordedHistory(commits=commits[:limit], complete=len(commits) <= limit)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from builds import runner, services, tagsync, triggers
+from builds import gitwork, runner, services, tagsync, triggers
 from builds.models import Application, Build
 from dashboard import jobrunner
 from models_registry.models import ModelVersion
@@ -51,3 +51,30 @@ def handle_push(application_id: int, commit: str) -> str:
     return triggers.note_new_commit(
         application, commit, trigger=Build.Trigger.WEBHOOK, actor="job:handle_push"
     )
+
+
+def record_missing_histories() -> dict[str, int]:
+    """Record the commit list of succeeded builds that have none (built before lists were kept,
+    or whose list could not be read then); one build per commit is enough for release pages."""
+    builds = (
+        Build.objects.filter(state=Build.State.SUCCEEDED, history_recorded_at__isnull=True)
+        .exclude(commit="")
+        .select_related("application")
+        .order_by("-finished_at", "-pk")
+    )
+    done: set[tuple[int, str]] = set()
+    counts = {"recorded": 0, "failed": 0}
+    for build in builds.iterator():
+        key = (build.application_id, build.commit)
+        if (
+            key in done
+            or Build.objects.filter(
+                application_id=build.application_id, commit=build.commit, history_recorded_at__isnull=False
+            ).exists()
+        ):
+            continue
+        history = gitwork.read_history(build)
+        services.record_history(build, history, actor="job:record_missing_histories")
+        counts["failed" if history.error else "recorded"] += 1
+        done.add(key)
+    return counts

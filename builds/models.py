@@ -183,6 +183,12 @@ class Build(models.Model):
     heartbeat_at = models.DateTimeField(
         null=True, blank=True, help_text="last sign of life of the worker running it"
     )
+    # The commit list (BuildCommit rows) a succeeded build records, so release diffs read rows.
+    history_recorded_at = models.DateTimeField(null=True, blank=True)
+    history_complete = models.BooleanField(
+        default=False, help_text="the recorded list reaches the first commit (else it was cut)"
+    )
+    history_error = models.TextField(blank=True, help_text="why the commit list could not be recorded")
 
     class Meta:
         ordering: ClassVar = ["-created_at", "-id"]
@@ -223,6 +229,30 @@ class Build(models.Model):
 
     def audit_state(self) -> dict[str, Any]:
         return {"state": self.state, "failure_reason": self.failure_reason or None}
+
+
+class BuildCommit(models.Model):
+    """One commit of a build's history (its own commit at position 0), newest first.
+
+    Recorded by the build job when the build succeeds, at most ``BUILD_HISTORY_COMMITS`` of
+    them, so a release page lists the commits between two builds without running git.
+    """
+
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="history")
+    position = models.PositiveIntegerField()
+    sha = models.CharField(max_length=40)
+    author = models.CharField(max_length=200)
+    authored_at = models.DateTimeField()
+    subject = models.CharField(max_length=500)
+
+    class Meta:
+        ordering: ClassVar = ["build", "position"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["build", "position"], name="unique_build_commit_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sha[:10]} {self.subject}"
 
 
 class Image(models.Model):

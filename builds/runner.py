@@ -24,6 +24,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from builds import gitwork, services
+from builds.history import RecordedHistory
 from builds.integration import get_build_service, get_git_cache, get_registry
 from builds.models import Application, Build, Image, ImageTag
 from dashboard import jobrunner
@@ -142,6 +143,7 @@ def run_build(build_id: int) -> str:
             if not build.commit and (existing := _resolve(build, log)):
                 return f"duplicate of build #{existing.pk}"
             image = _run(build, log)
+            history = gitwork.read_history(build)
     except TemporaryError as exc:
         return _temporary_failure(build, log, exc)
     except _Cancelled as exc:
@@ -155,8 +157,9 @@ def run_build(build_id: int) -> str:
         _fail(build, log, f"internal error: {type(exc).__name__}: {exc}")
         raise
     log(f"== image {image.reference}")
+    _log_history(log, history)
     log.flush()
-    services.transition(build, Build.State.SUCCEEDED, actor=ACTOR, image=image)
+    services.finish_build(build, image, history, actor=ACTOR)
     return "succeeded"
 
 
@@ -174,6 +177,14 @@ def _resolve(build: Build, log: BuildLog) -> Build | None:
     build.refresh_from_db()
     log(f"== {build.requested} is {sha}")
     return None
+
+
+def _log_history(log: BuildLog, history: RecordedHistory) -> None:
+    if history.error:
+        log(f"== commit list not recorded: {history.error}")
+    else:
+        more = "" if history.complete else " (older ones not kept)"
+        log(f"== recorded the last {len(history.commits)} commits{more}")
 
 
 def _run(build: Build, log: BuildLog) -> Image:

@@ -8,7 +8,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from builds.models import BRANCH_REF_PREFIX, COMMIT_PATTERN, Application, Build, Image
+from builds.history import RecordedHistory
+from builds.models import BRANCH_REF_PREFIX, COMMIT_PATTERN, Application, Build, BuildCommit, Image
 from dashboard import audit, jobrunner, transitions
 from dashboard.audit import Actor
 from dashboard.errors import ConflictError, NotFoundError, ServiceError
@@ -183,6 +184,55 @@ def transition(build: Build, to: str, *, actor: Actor, **fields: Any) -> bool:
     if to in Build.TERMINAL:
         fields.setdefault("finished_at", now)
     return transitions.move(build, to, action_prefix="build", actor=actor, **fields)
+
+
+def finish_build(build: Build, image: Image, history: RecordedHistory, *, actor: Actor) -> bool:
+    """The build succeeded with ``image``: its state, image and commit list commit together."""
+    with transaction.atomic():
+        moved = transition(build, Build.State.SUCCEEDED, actor=actor, image=image, **_history_fields(history))
+        if moved:
+            _store_history(build, history)
+    return moved
+
+
+def record_history(build: Build, history: RecordedHistory, *, actor: Actor) -> None:
+    """Record (again) the commit list of a succeeded build, e.g. one built before lists were kept."""
+    with transaction.atomic():
+        build = Build.objects.select_for_update().get(pk=build.pk)
+        before = _history_state(build)
+        Build.objects.filter(pk=build.pk).update(**_history_fields(history))
+        _store_history(build, history)
+        build.refresh_from_db()
+        audit.record("build.history_recorded", build, actor=actor, before=before, after=_history_state(build))
+
+
+def _history_state(build: Build) -> dict[str, Any]:
+    return {
+        "commits": build.history.count(),
+        "complete": build.history_complete,
+        "error": build.history_error or None,
+    }
+
+
+def _history_fields(history: RecordedHistory) -> dict[str, Any]:
+    if history.error:
+        return {"history_recorded_at": None, "history_complete": False, "history_error": history.error}
+    return {"history_recorded_at": timezone.now(), "history_complete": history.complete, "history_error": ""}
+
+
+def _store_history(build: Build, history: RecordedHistory) -> None:
+    BuildCommit.objects.filter(build=build).delete()  # a job that runs twice records one list
+    BuildCommit.objects.bulk_create(
+        BuildCommit(
+            build=build,
+            position=position,
+            sha=commit.sha,
+            author=commit.author[:200],
+            authored_at=commit.date,
+            subject=commit.subject[:500],
+        )
+        for position, commit in enumerate(history.commits)
+    )
 
 
 def cancel_build(build: Build, *, actor: Actor) -> Build:
