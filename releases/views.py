@@ -15,6 +15,7 @@ from releases import services
 from releases.api import environments, releases
 from releases.diff import release_diff
 from releases.forms import DecisionForm, FreezeWindowForm, RequestReleaseForm, ScheduleForm
+from releases.inbox import approval_refusals
 from releases.models import Environment, Release, Schedule
 from releases.serializers import EnvironmentSerializer
 
@@ -181,6 +182,14 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @login_required
 @permission_required("releases.approve_release", raise_exception=True)
 def approvals_inbox(request: HttpRequest) -> HttpResponse:
-    waiting = releases().filter(state=Release.State.REQUESTED).order_by("requested_at")
-    rows = [(release, services.can_approve(release, request.user)) for release in waiting]
-    return render(request, "releases/approvals.html", {"rows": rows})
+    waiting = (
+        releases()
+        .select_related("environment__approver_group")
+        .filter(state=Release.State.REQUESTED)
+        .order_by("requested_at", "pk")
+    )
+    page = Paginator(waiting, 50).get_page(request.GET.get("page"))
+    waiting_here = list(page.object_list)
+    refusals = approval_refusals(waiting_here, request.user)
+    rows = [(release, refusals[release.pk]) for release in waiting_here]
+    return render(request, "releases/approvals.html", {"rows": rows, "page": page})
