@@ -12,10 +12,12 @@ from django.views.decorators.http import require_POST
 from builds import services
 from builds.api import builds_queryset
 from builds.forms import ApplicationForm, BuildNowForm
+from builds.lookups import buildable_versions, version_suggestions
 from builds.models import Application, Build, Image
 from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
 from dashboard.forms import add_service_error
+from dashboard.widgets import render_suggestions
 
 
 @login_required
@@ -79,6 +81,15 @@ def application_detail(request: HttpRequest, name: str) -> HttpResponse:
         },
     }
     return render(request, "builds/application_detail.html", context)
+
+
+@login_required
+@permission_required("builds.view_application", raise_exception=True)
+def model_version_suggestions(request: HttpRequest, name: str) -> HttpResponse:
+    """htmx: the newest buildable versions matching what was typed into "Build now"."""
+    application = get_object_or_404(Application.objects.select_related("model"), name=name)
+    text = request.GET.get("model_version", "")
+    return HttpResponse(render_suggestions(version_suggestions(buildable_versions(application), text)))
 
 
 @login_required

@@ -9,8 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from builds.lookups import build_suggestions, releasable_builds
 from dashboard.errors import ServiceError
 from dashboard.forms import add_service_error, describe_errors
+from dashboard.widgets import render_suggestions
 from releases import services
 from releases.api import environments, releases
 from releases.diff import release_diff
@@ -69,6 +71,15 @@ def environment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "frozen": services.active_freeze(environment),
     }
     return render(request, "releases/environment_detail.html", context)
+
+
+@login_required
+@permission_required("builds.view_build", raise_exception=True)
+def candidate_suggestions(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx: the newest succeeded builds matching what was typed as a release's candidate."""
+    environment = get_object_or_404(Environment.objects.select_related("application"), pk=pk)
+    builds = releasable_builds(environment.application)
+    return HttpResponse(render_suggestions(build_suggestions(builds, request.GET.get("build", ""))))
 
 
 @login_required
