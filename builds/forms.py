@@ -8,11 +8,20 @@ from django.urls import reverse
 
 from builds import lookups
 from builds.models import Application, Build
-from dashboard.widgets import SuggestInput
-from models_registry.models import ModelVersion
+from dashboard.widgets import SUGGESTIONS, SuggestInput, Suggestion
+from models_registry.models import ModelVersion, RegisteredModel
 
 
 class ApplicationForm(forms.ModelForm):
+    # The model is typed by name, with the newest models suggested: there may be many.
+    model = forms.ModelChoiceField(
+        queryset=RegisteredModel.objects.all(),
+        to_field_name="name",
+        widget=SuggestInput,
+        error_messages={"invalid_choice": "No registered model has this name."},
+        help_text="The registered model's name; the newest models are suggested.",
+    )
+
     class Meta:
         model = Application
         fields = ["name", *Application.EDITABLE_FIELDS]
@@ -20,6 +29,17 @@ class ApplicationForm(forms.ModelForm):
             "description": forms.Textarea(attrs={"rows": 2}),
             "webhook_secret": forms.PasswordInput(render_value=True),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["model"].widget.suggest = newest_models
+        if self.instance.pk:  # shown by name, as typed (the form's initial value is the id)
+            self.initial["model"] = self.instance.model.name
+
+
+def newest_models() -> list[Suggestion]:
+    newest = RegisteredModel.objects.order_by("-created_at", "-pk")[:SUGGESTIONS]
+    return [Suggestion(model.name) for model in newest]
 
 
 class BuildField(forms.Field):

@@ -36,7 +36,8 @@ def application_list(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Application {application} created.")
                 return redirect(application)
     applications = Application.objects.select_related("model").order_by("name")
-    return render(request, "builds/application_list.html", {"applications": applications, "form": form})
+    page = Paginator(applications, 50).get_page(request.GET.get("page"))
+    return render(request, "builds/application_list.html", {"page": page, "form": form})
 
 
 @login_required
@@ -168,5 +169,5 @@ def image_list(request: HttpRequest) -> HttpResponse:
 def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     queryset = Image.objects.select_related("application", "model_version__model").prefetch_related("tags")
     image = get_object_or_404(queryset, pk=pk)
-    builds = builds_queryset().filter(image=image)
+    builds = builds_queryset().filter(image=image)[:50]  # a digest has one build, rarely a few
     return render(request, "builds/image_detail.html", {"image": image, "builds": builds})
