@@ -73,34 +73,44 @@ def commits_between(application_id: int, old: str, new: str) -> CommitRange:
     new_build = _recorded_build(application_id, new)
     if new_build is None:
         return CommitRange(error=_missing(application_id, new))
-    rows = _rows(new_build)
-    cut = not new_build.history_complete
+    rows, cut = _rows(new_build), not new_build.history_complete
     if not old:
         return _range(rows, cut=cut)
     old_build = _recorded_build(application_id, old)
-    old_rows = _rows(old_build) if old_build else []
-    shas = [r.sha for r in rows]
-    if old in shas:  # what runs is an ancestor of the candidate
-        if old_build is None:  # without its list, assume a straight line back to it
-            return _range(rows[: shas.index(old)])
-        known = {r.sha for r in old_rows}
-        return _range([r for r in rows if r.sha not in known and r.sha != old])
-    old_shas = [r.sha for r in old_rows]
-    if new in old_shas:  # the candidate is an ancestor of what runs: older code
-        count = old_shas.index(new)
+    if old_build is None:
+        return _against_unrecorded(rows, cut, old)
+    return _against(rows, cut, old, new, _rows(old_build))
+
+
+def _against(
+    rows: list[BuildCommit], cut: bool, old: str, new: str, old_rows: list[BuildCommit]
+) -> CommitRange:
+    """Both lists are known: the candidate's commits that are not in what runs."""
+    known = [r.sha for r in old_rows]  # ``old`` itself first
+    if old in {r.sha for r in rows}:  # what runs is an ancestor of the candidate
+        return _range([r for r in rows if r.sha not in known])
+    if new in known:  # the candidate is an ancestor of what runs
+        count = known.index(new)
         return CommitRange(
             note=f"The candidate is older than what runs: it takes out {count} commit{'s' * (count != 1)}."
         )
-    known = set(old_shas)
-    if cut:  # what runs lies further back than the recorded list reaches
+    if cut:  # what runs lies further back than the candidate's list reaches
         return _range([r for r in rows if r.sha not in known], cut=True)
-    if old_build is None:
-        return CommitRange(
-            note=f"What runs ({old[:10]}) is not in the candidate's history: newer code or another branch."
-        )
     return CommitRange(
         commits=_as_dicts([r for r in rows if r.sha not in known]),
         note=f"What runs ({old[:10]}) is on another branch; listed: the candidate's commits it lacks.",
+    )
+
+
+def _against_unrecorded(rows: list[BuildCommit], cut: bool, old: str) -> CommitRange:
+    """What runs has no list (e.g. an image found by the tag sync): a straight line back to it."""
+    shas = [r.sha for r in rows]
+    if old in shas:
+        return _range(rows[: shas.index(old)])
+    if cut:
+        return _range(rows, cut=True)
+    return CommitRange(
+        note=f"What runs ({old[:10]}) is not in the candidate's history: newer code or another branch."
     )
 
 

@@ -17,7 +17,7 @@ from tests.releases.helpers import candidate, environment, mark_succeeded
 pytestmark = pytest.mark.django_db
 
 
-def built(application, sha: str) -> Image:
+def built(application, sha: str, *, record: bool = True) -> Image:
     """A succeeded build of ``sha`` that recorded its commit list from the real repository."""
     version = application.model.versions.get()
     digest = "sha256:" + hashlib.sha256(sha.encode()).hexdigest()
@@ -39,7 +39,8 @@ def built(application, sha: str) -> Image:
         image_tag=sha[:12],
         finished_at=timezone.now(),
     )
-    build_services.record_history(build, gitwork.read_history(build), actor="job:test")
+    if record:
+        build_services.record_history(build, gitwork.read_history(build), actor="job:test")
     return image
 
 
@@ -157,3 +158,17 @@ def test_a_candidate_no_build_recorded_explains_why_there_is_no_list(
         == f"commits unavailable: no build of {image.commit[:10]} recorded its commit list"
     )
     assert "No code change." not in client.get(f"/releases/{release.pk}/").content.decode()
+
+
+def test_what_runs_without_a_list_is_found_in_the_candidates_list(
+    client, application, app_repo, staging, scientist, manager
+):
+    release_of(staging, built(application, app_repo.head, record=False), scientist, running=True)
+    app_repo.commit("Add a feature")
+    release = release_of(staging, built(application, app_repo.head), scientist)
+    client.force_login(manager)
+
+    diff = client.get(f"/api/v1/releases/{release.pk}/diff/").json()
+
+    assert subjects(diff) == ["Add a feature"]
+    assert (diff["commits_note"], diff["commits_error"]) == ("", "")
