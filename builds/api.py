@@ -23,7 +23,7 @@ from builds.serializers import (
     ImageSerializer,
 )
 from dashboard import jobrunner
-from dashboard.api import HasRolePermission, query_id
+from dashboard.api import HasRolePermission, query_id, query_text
 from dashboard.converters import parse_id
 from dashboard.errors import NotFoundError
 from dashboard.serializers import JobRunSerializer
@@ -95,12 +95,12 @@ class BuildListView(generics.ListCreateAPIView):
     def get_queryset(self) -> QuerySet[Build]:
         params = self.request.query_params
         queryset = builds_queryset()
-        if params.get("application"):
-            queryset = queryset.filter(application__name=params["application"])
-        if params.get("state"):
-            queryset = queryset.filter(state=params["state"])
-        if params.get("commit"):
-            queryset = queryset.filter(commit__startswith=params["commit"])
+        if application := query_text(params, "application"):
+            queryset = queryset.filter(application__name=application)
+        if state := query_text(params, "state"):
+            queryset = queryset.filter(state=state)
+        if commit := query_text(params, "commit"):
+            queryset = queryset.filter(commit__startswith=commit)
         return queryset
 
     @extend_schema(request=BuildCreateSerializer, responses={202: BuildSerializer, 200: BuildSerializer})
@@ -195,14 +195,14 @@ class ImageListView(generics.ListAPIView):
         queryset = Image.objects.select_related("application", "model_version__model").prefetch_related(
             "tags"
         )
-        if params.get("application"):
-            queryset = queryset.filter(application__name=params["application"])
-        if params.get("model"):
-            queryset = queryset.filter(model_version__model__name=params["model"])
+        if application := query_text(params, "application"):
+            queryset = queryset.filter(application__name=application)
+        if model := query_text(params, "model"):
+            queryset = queryset.filter(model_version__model__name=model)
         if params.get("model_version"):
             queryset = queryset.filter(model_version__version=query_id(params, "model_version"))
-        if params.get("digest"):
-            queryset = queryset.filter(digest=params["digest"])
+        if digest := query_text(params, "digest"):
+            queryset = queryset.filter(digest=digest)
         return queryset
 
 

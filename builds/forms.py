@@ -12,9 +12,16 @@ from dashboard.widgets import SUGGESTIONS, SuggestInput, Suggestion
 from models_registry.models import ModelVersion, RegisteredModel
 
 
+class ModelByNameField(forms.ModelChoiceField):
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:  # never reaches the database
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
 class ApplicationForm(forms.ModelForm):
     # The model is typed by name, with the newest models suggested: there may be many.
-    model = forms.ModelChoiceField(
+    model = ModelByNameField(
         queryset=RegisteredModel.objects.all(),
         to_field_name="name",
         widget=SuggestInput,
