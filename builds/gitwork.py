@@ -38,6 +38,6 @@ def read_history(build: Build) -> RecordedHistory:
         commits = git.commits_between(
             build.application.repository_url, "", build.commit, limit=limit + 1, cache=get_git_cache()
         )
-    except IntegrationError as exc:
+    except (IntegrationError, OSError) as exc:  # OSError: the mirror's folder cannot be made
         return RecordedHistory(error=str(exc))
     return RecordedHistory(commits=commits[:limit], complete=len(commits) <= limit)

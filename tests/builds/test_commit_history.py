@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from builds import integration
 from builds.models import Build, BuildCommit
 from dashboard import jobrunner
 from dashboard.models import JobRun
@@ -65,6 +66,20 @@ def test_a_history_that_cannot_be_read_leaves_the_image_and_the_reason(
     assert build.history_error.endswith("does not exist")
     assert not BuildCommit.objects.exists()
     assert f"== commit list not recorded: {build.history_error}" in build.log
+
+
+@pytest.mark.usefixtures("ado_application")
+def test_a_worker_without_room_for_the_mirror_still_finishes_the_build(
+    api, manager, application, app_repo, churn_model, tmp_path, settings
+):
+    push_pipeline_image(tmp_path, f"{app_repo.head[:12]}-m1", app_repo, churn_model)
+    blocker = tmp_path / "a-regular-file"
+    blocker.write_text("")
+    settings.GIT_CACHE_DIR = blocker / "git"
+    integration.clear_caches()
+    build = build_head(api, manager, commit=app_repo.head)
+    assert build.state == "succeeded", build.failure_reason
+    assert "Not a directory" in build.history_error
 
 
 def test_builds_made_before_lists_were_kept_get_theirs_from_a_job(application, app_repo, churn_model):
