@@ -148,9 +148,13 @@ class Build(models.Model):
     commit = models.CharField(
         max_length=40, blank=True, help_text="the full sha; empty until the build job resolves what was asked"
     )
+    # New columns get database defaults too: during a rolling upgrade the previous release's
+    # code, which does not know them, still inserts builds.
     requested_ref = models.CharField(
         max_length=250,
         blank=True,
+        default="",
+        db_default="",
         help_text="what was asked for: a commit sha (or prefix), or refs/heads/<branch> for a branch's head",
     )
     duplicate_of = models.ForeignKey(
@@ -186,9 +190,13 @@ class Build(models.Model):
     # The commit list (BuildCommit rows) a succeeded build records, so release diffs read rows.
     history_recorded_at = models.DateTimeField(null=True, blank=True)
     history_complete = models.BooleanField(
-        default=False, help_text="the recorded list reaches the first commit (else it was cut)"
+        default=False,
+        db_default=False,
+        help_text="the recorded list reaches the first commit (else it was cut)",
     )
-    history_error = models.TextField(blank=True, help_text="why the commit list could not be recorded")
+    history_error = models.TextField(
+        blank=True, default="", db_default="", help_text="why the commit list could not be recorded"
+    )
 
     class Meta:
         ordering: ClassVar = ["-created_at", "-id"]

@@ -106,3 +106,34 @@ def test_builds_made_before_lists_were_kept_get_theirs_from_a_job(application, a
     call_command("record_commit_histories")  # nothing left to do
     run_jobs("builds.jobs.record_missing_histories")
     assert JobRun.objects.filter(result={"recorded": 0, "failed": 0}).count() == 1
+
+
+def test_the_previous_releases_code_can_still_insert_builds(application, churn_model):
+    """During a rolling upgrade old web pods insert builds without the new columns."""
+    from django.db import connection
+    from django.utils import timezone
+
+    columns = {
+        "application_id": application.pk,
+        "commit": "a" * 40,
+        "model_version_id": churn_model.versions.get().pk,
+        "state": "queued",
+        "trigger": "manual",
+        "image_tag": "aaaaaaaaaaaa-m1",
+        "external_id": "",
+        "external_url": "",
+        "failure_reason": "",
+        "cancel_requested": False,
+        "log": "",
+        "attempt": 1,
+        "created_at": timezone.now(),
+    }
+    names = ", ".join(connection.ops.quote_name(name) for name in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO builds_build ({names}) VALUES ({', '.join(['%s'] * len(columns))})",
+            list(columns.values()),
+        )
+    build = Build.objects.get()
+    assert (build.requested_ref, build.history_complete, build.history_error) == ("", False, "")
+    assert build.requested == f"commit {'a' * 40}"
