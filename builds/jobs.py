@@ -56,25 +56,25 @@ def handle_push(application_id: int, commit: str) -> str:
 def record_missing_histories() -> dict[str, int]:
     """Record the commit list of succeeded builds that have none (built before lists were kept,
     or whose list could not be read then); one build per commit is enough for release pages."""
-    builds = (
+    missing = (
         Build.objects.filter(state=Build.State.SUCCEEDED, history_recorded_at__isnull=True)
         .exclude(commit="")
-        .select_related("application")
         .order_by("-finished_at", "-pk")
+        .values_list("pk", "application_id", "commit")
     )
-    done: set[tuple[int, str]] = set()
-    counts = {"recorded": 0, "failed": 0}
-    for build in builds.iterator():
-        key = (build.application_id, build.commit)
-        if (
-            key in done
-            or Build.objects.filter(
-                application_id=build.application_id, commit=build.commit, history_recorded_at__isnull=False
-            ).exists()
-        ):
+    counts, seen = {"recorded": 0, "failed": 0}, set()
+    for pk, application_id, commit in list(missing):  # read first: the loop writes
+        if (application_id, commit) in seen or _has_history(application_id, commit):
             continue
+        seen.add((application_id, commit))
+        build = services.get_build(pk)
         history = gitwork.read_history(build)
         services.record_history(build, history, actor="job:record_missing_histories")
         counts["failed" if history.error else "recorded"] += 1
-        done.add(key)
     return counts
+
+
+def _has_history(application_id: int, commit: str) -> bool:
+    return Build.objects.filter(
+        application_id=application_id, commit=commit, history_recorded_at__isnull=False
+    ).exists()
