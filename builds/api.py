@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -22,7 +23,7 @@ from builds.serializers import (
     ImageSerializer,
 )
 from dashboard import jobrunner
-from dashboard.api import HasRolePermission, query_id
+from dashboard.api import HasRolePermission, query_id, query_text
 from dashboard.converters import parse_id
 from dashboard.errors import NotFoundError
 from dashboard.serializers import JobRunSerializer
@@ -79,7 +80,13 @@ def builds_queryset() -> QuerySet[Build]:
     ]
 )
 class BuildListView(generics.ListCreateAPIView):
-    """List builds, or request one (``POST``): the same inputs return the existing build (200)."""
+    """List builds, or request one (``POST``).
+
+    A request is recorded and answered at once (202): the build job resolves the commit, and a
+    bad commit or an unreachable repository becomes the build's ``failure_reason``. The same
+    inputs return the existing build (200); one that resolves to a commit already built with its
+    model version ends ``cancelled`` with ``duplicate_of`` naming that build.
+    """
 
     serializer_class = BuildSerializer
     permission_classes = [HasRolePermission]
@@ -88,15 +95,15 @@ class BuildListView(generics.ListCreateAPIView):
     def get_queryset(self) -> QuerySet[Build]:
         params = self.request.query_params
         queryset = builds_queryset()
-        if params.get("application"):
-            queryset = queryset.filter(application__name=params["application"])
-        if params.get("state"):
-            queryset = queryset.filter(state=params["state"])
-        if params.get("commit"):
-            queryset = queryset.filter(commit__startswith=params["commit"])
+        if application := query_text(params, "application"):
+            queryset = queryset.filter(application__name=application)
+        if state := query_text(params, "state"):
+            queryset = queryset.filter(state=state)
+        if commit := query_text(params, "commit"):
+            queryset = queryset.filter(commit__startswith=commit)
         return queryset
 
-    @extend_schema(request=BuildCreateSerializer, responses={201: BuildSerializer, 200: BuildSerializer})
+    @extend_schema(request=BuildCreateSerializer, responses={202: BuildSerializer, 200: BuildSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = BuildCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -115,7 +122,10 @@ class BuildListView(generics.ListCreateAPIView):
             application, commit=data.get("commit") or None, model_version=version, actor=request.user
         )
         body = BuildSerializer(builds_queryset().get(pk=build.pk)).data
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        if not created:
+            return Response(body, status=status.HTTP_200_OK)
+        location = reverse("api-build", args=[build.pk])
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
 class BuildDetailView(generics.RetrieveAPIView):
@@ -185,14 +195,14 @@ class ImageListView(generics.ListAPIView):
         queryset = Image.objects.select_related("application", "model_version__model").prefetch_related(
             "tags"
         )
-        if params.get("application"):
-            queryset = queryset.filter(application__name=params["application"])
-        if params.get("model"):
-            queryset = queryset.filter(model_version__model__name=params["model"])
+        if application := query_text(params, "application"):
+            queryset = queryset.filter(application__name=application)
+        if model := query_text(params, "model"):
+            queryset = queryset.filter(model_version__model__name=model)
         if params.get("model_version"):
             queryset = queryset.filter(model_version__version=query_id(params, "model_version"))
-        if params.get("digest"):
-            queryset = queryset.filter(digest=params["digest"])
+        if digest := query_text(params, "digest"):
+            queryset = queryset.filter(digest=digest)
         return queryset
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from builds import runner, services, tagsync, triggers
+from builds import gitwork, runner, services, tagsync, triggers
 from builds.models import Application, Build
 from dashboard import jobrunner
 from integrations.errors import PermanentError
@@ -65,3 +65,30 @@ def handle_push(application_id: int, commit: str) -> str:
     return triggers.note_new_commit(
         application, commit, trigger=Build.Trigger.WEBHOOK, actor="job:handle_push"
     )
+
+
+def record_missing_histories() -> dict[str, int]:
+    """Record the commit list of succeeded builds that have none (built before lists were kept,
+    or whose list could not be read then); one build per commit is enough for release pages."""
+    missing = (
+        Build.objects.filter(state=Build.State.SUCCEEDED, history_recorded_at__isnull=True)
+        .exclude(commit="")
+        .order_by("-finished_at", "-pk")
+        .values_list("pk", "application_id", "commit")
+    )
+    counts, seen = {"recorded": 0, "failed": 0}, set()
+    for pk, application_id, commit in list(missing):  # read first: the loop writes
+        if (application_id, commit) in seen or _has_history(application_id, commit):
+            continue
+        seen.add((application_id, commit))
+        build = services.get_build(pk)
+        history = gitwork.read_history(build)
+        services.record_history(build, history, actor="job:record_missing_histories")
+        counts["failed" if history.error else "recorded"] += 1
+    return counts
+
+
+def _has_history(application_id: int, commit: str) -> bool:
+    return Build.objects.filter(
+        application_id=application_id, commit=commit, history_recorded_at__isnull=False
+    ).exists()

@@ -16,6 +16,7 @@ from django.utils import timezone
 from models_registry.models import ModelVersion, RegisteredModel, validate_model_name
 
 COMMIT_PATTERN = re.compile(r"^[0-9a-f]{40}$")
+BRANCH_REF_PREFIX = "refs/heads/"
 REPOSITORY_PATTERN = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 BRANCH_PATTERN = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$")
 
@@ -144,7 +145,26 @@ class Build(models.Model):
     LOG_LIMIT = 2_000_000  # characters kept; older output is cut from the front
 
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="builds")
-    commit = models.CharField(max_length=40)
+    commit = models.CharField(
+        max_length=40, blank=True, help_text="the full sha; empty until the build job resolves what was asked"
+    )
+    # New columns get database defaults too: during a rolling upgrade the previous release's
+    # code, which does not know them, still inserts builds.
+    requested_ref = models.CharField(
+        max_length=250,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="what was asked for: a commit sha (or prefix), or refs/heads/<branch> for a branch's head",
+    )
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the build that already had these inputs when this one resolved its commit",
+    )
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="builds")
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED, db_index=True)
     trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.MANUAL)
@@ -167,17 +187,30 @@ class Build(models.Model):
     heartbeat_at = models.DateTimeField(
         null=True, blank=True, help_text="last sign of life of the worker running it"
     )
+    # The commit list (BuildCommit rows) a succeeded build records, so release diffs read rows.
+    history_recorded_at = models.DateTimeField(null=True, blank=True)
+    history_complete = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="the recorded list reaches the first commit (else it was cut)",
+    )
+    history_error = models.TextField(
+        blank=True, default="", db_default="", help_text="why the commit list could not be recorded"
+    )
 
     class Meta:
         ordering: ClassVar = ["-created_at", "-id"]
         constraints: ClassVar = [
+            # Builds still resolving their commit have none yet: they do not count.
             models.UniqueConstraint(
-                fields=["application", "commit", "model_version"], name="unique_build_inputs"
+                fields=["application", "commit", "model_version"],
+                condition=~models.Q(commit=""),
+                name="unique_build_inputs",
             )
         ]
 
     def __str__(self) -> str:
-        return f"build #{self.pk} of {self.application.name} @ {self.commit[:10]}"
+        return f"build #{self.pk} of {self.application.name} @ {self.commit[:10] or self.requested}"
 
     def get_absolute_url(self) -> str:
         return reverse("builds:build", args=[self.pk])
@@ -185,6 +218,13 @@ class Build(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in self.ACTIVE
+
+    @property
+    def requested(self) -> str:
+        """What was asked for, in words: "the head of main" or "commit 1a2b3c4"."""
+        if self.requested_ref.startswith(BRANCH_REF_PREFIX):
+            return f"the head of {self.requested_ref.removeprefix(BRANCH_REF_PREFIX)}"
+        return f"commit {self.requested_ref or self.commit}"
 
     @property
     def duration(self) -> float | None:
@@ -197,6 +237,30 @@ class Build(models.Model):
 
     def audit_state(self) -> dict[str, Any]:
         return {"state": self.state, "failure_reason": self.failure_reason or None}
+
+
+class BuildCommit(models.Model):
+    """One commit of a build's history (its own commit at position 0), newest first.
+
+    Recorded by the build job when the build succeeds, at most ``BUILD_HISTORY_COMMITS`` of
+    them, so a release page lists the commits between two builds without running git.
+    """
+
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="history")
+    position = models.PositiveIntegerField()
+    sha = models.CharField(max_length=40)
+    author = models.CharField(max_length=200)
+    authored_at = models.DateTimeField()
+    subject = models.CharField(max_length=500)
+
+    class Meta:
+        ordering: ClassVar = ["build", "position"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["build", "position"], name="unique_build_commit_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sha[:10]} {self.subject}"
 
 
 class Image(models.Model):

@@ -1,10 +1,13 @@
 """Running one build on its build service, streaming its log, recording its image.
 
-Called by the ``builds.jobs.run_build`` job. The local builder runs inside the worker; an
-external service (Azure DevOps) is queued once (``find`` picks up a run queued by an earlier
-attempt) and polled until it ends. Temporary failures (registry or service unreachable) send
-the build back to the queue for the job runner's next attempt; after the last attempt, and
-on any permanent failure, the build fails with the reason.
+Called by the ``builds.jobs.run_build`` job. A build asked for a branch's head or a sha
+prefix first resolves its commit here (web requests never run git); one whose commit turns
+out to be built already with its model version ends cancelled as that build's duplicate.
+The local builder runs inside the worker; an external service (Azure DevOps) is queued once
+(``find`` picks up a run queued by an earlier attempt) and polled until it ends. Temporary
+failures (git, registry or service unreachable) send the build back to the queue for the job
+runner's next attempt; after the last attempt, and on any permanent failure, the build fails
+with the reason.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from builds import services
+from builds import gitwork, services
+from builds.history import RecordedHistory
 from builds.integration import get_build_service, get_git_cache, get_registry
 from builds.models import Application, Build, Image, ImageTag
 from dashboard import jobrunner
 from dashboard.errors import ServiceError
 from integrations.buildservice.base import BuildRequest, BuildService, BuildState
 from integrations.errors import IntegrationError, PermanentError, TemporaryError
+from integrations.git import redact_url
 from models_registry.services import get_store
 
 logger = logging.getLogger(__name__)
@@ -133,11 +138,14 @@ def run_build(build_id: int) -> str:
         return f"skipped: build is {build.state}"
     log = BuildLog(build)
     log(
-        f"== build #{build.pk} attempt {build.attempt}: {build.application} @ {build.commit} with {build.model_version}"
+        f"== build #{build.pk} attempt {build.attempt}: {build.application} @ {build.commit or build.requested} with {build.model_version}"
     )
     try:
         with Heartbeat(build.pk):
+            if not build.commit and (existing := _resolve(build, log)):
+                return f"duplicate of build #{existing.pk}"
             image = _run(build, log)
+            history = gitwork.read_history(build)
     except TemporaryError as exc:
         return _temporary_failure(build, log, exc)
     except _Cancelled as exc:
@@ -151,9 +159,34 @@ def run_build(build_id: int) -> str:
         _fail(build, log, f"internal error: {type(exc).__name__}: {exc}")
         raise
     log(f"== image {image.reference}")
+    _log_history(log, history)
     log.flush()
-    services.transition(build, Build.State.SUCCEEDED, actor=ACTOR, image=image)
+    services.finish_build(build, image, history, actor=ACTOR)
     return "succeeded"
+
+
+def _resolve(build: Build, log: BuildLog) -> Build | None:
+    """Find the commit the build was asked for; the existing build when it is a duplicate."""
+    log(f"== resolving {build.requested} in {redact_url(build.application.repository_url)}")
+    sha = gitwork.resolve_requested(build)
+    existing = services.record_commit(build, sha, actor=ACTOR)
+    if existing:
+        log(
+            f"== {sha} with {build.model_version} was built by build #{existing.pk}: this one is its duplicate"
+        )
+        log.flush()
+        return existing
+    build.refresh_from_db()
+    log(f"== {build.requested} is {sha}")
+    return None
+
+
+def _log_history(log: BuildLog, history: RecordedHistory) -> None:
+    if history.error:
+        log(f"== commit list not recorded: {history.error}")
+    else:
+        more = "" if history.complete else " (older ones not kept)"
+        log(f"== recorded the last {len(history.commits)} commits{more}")
 
 
 def _run(build: Build, log: BuildLog) -> Image:

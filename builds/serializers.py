@@ -43,6 +43,11 @@ class BuildSerializer(serializers.ModelSerializer):
         source="requested_by.username", read_only=True, default=None, allow_null=True
     )
     image = ImageSummarySerializer(read_only=True, allow_null=True)
+    commit = serializers.SerializerMethodField()
+    requested_ref = serializers.CharField(
+        read_only=True,
+        help_text="what was asked for: a commit sha (or prefix), or refs/heads/<branch> for its head",
+    )
 
     class Meta:
         model = Build
@@ -50,6 +55,7 @@ class BuildSerializer(serializers.ModelSerializer):
             "id",
             "application",
             "commit",
+            "requested_ref",
             "model",
             "model_version",
             "state",
@@ -60,6 +66,7 @@ class BuildSerializer(serializers.ModelSerializer):
             "external_id",
             "external_url",
             "failure_reason",
+            "duplicate_of",
             "cancel_requested",
             "attempt",
             "created_at",
@@ -68,11 +75,19 @@ class BuildSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_commit(self, obj: Build) -> str | None:
+        """The full sha; null while the build job is still resolving what was asked for."""
+        return obj.commit or None
+
 
 class BuildCreateSerializer(serializers.Serializer):
     application = serializers.CharField()
     commit = serializers.CharField(
-        required=False, allow_blank=True, help_text="default: head of the default branch"
+        required=False,
+        allow_blank=True,
+        max_length=40,
+        help_text="a commit sha or a prefix of 7+ hex digits, resolved by the build job; "
+        "default: the head of the default branch",
     )
     model_version = serializers.IntegerField(
         required=False, min_value=1, help_text="default: the latest active version of the application's model"

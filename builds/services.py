@@ -8,24 +8,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from builds.integration import get_git_cache
-from builds.models import Application, Build, Image
+from builds.history import RecordedHistory
+from builds.models import BRANCH_REF_PREFIX, COMMIT_PATTERN, Application, Build, BuildCommit, Image
 from dashboard import audit, jobrunner, transitions
 from dashboard.audit import Actor
-from dashboard.errors import ConflictError, NotFoundError, ServiceError, UnavailableError
-from integrations import git
-from integrations.errors import IntegrationError, NotFound, TemporaryError
+from dashboard.errors import ConflictError, NotFoundError, ServiceError
 from models_registry.models import ModelVersion
 
 SHORT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
-
-
-def git_error(exc: IntegrationError) -> ServiceError:
-    if isinstance(exc, TemporaryError):
-        return UnavailableError(f"The git repository could not be reached: {exc}")
-    if isinstance(exc, NotFound):
-        return ServiceError(str(exc), field="commit")
-    return ServiceError(f"git refused the request: {exc}")
 
 
 def create_application(fields: dict[str, Any], *, actor: Actor) -> Application:
@@ -67,16 +57,18 @@ def latest_model_version(application: Application) -> ModelVersion:
     return version
 
 
-def resolve_commit(application: Application, commit: str | None) -> str:
-    """A full commit sha: the head of the default branch, or the given sha (prefix) checked in git."""
-    try:
-        if not commit:
-            return git.ls_remote_head(application.repository_url, application.default_branch)
-        if not SHORT_SHA.match(commit):
-            raise ServiceError(f"{commit!r} is not a commit sha (7-40 hex characters).", field="commit")
-        return git.resolve_commit(application.repository_url, commit, cache=get_git_cache())
-    except IntegrationError as exc:
-        raise git_error(exc) from exc
+def requested_ref(application: Application, commit: str | None) -> str:
+    """What to build, as the build job will resolve it: a sha (prefix), or the branch's head.
+
+    Only the syntax is checked here; whether the commit exists is the build job's question,
+    so a request never waits for git.
+    """
+    commit = (commit or "").strip().lower()
+    if not commit:
+        return BRANCH_REF_PREFIX + application.default_branch
+    if not SHORT_SHA.match(commit):
+        raise ServiceError(f"{commit!r} is not a commit sha (7-40 hex characters).", field="commit")
+    return commit
 
 
 def check_buildable(application: Application, version: ModelVersion) -> None:
@@ -89,6 +81,19 @@ def check_buildable(application: Application, version: ModelVersion) -> None:
         raise ConflictError(f"{reason}; it cannot be built.", field="model_version")
 
 
+def _same_request(application: Application, ref: str, version: ModelVersion) -> Build | None:
+    """The build these inputs already have: by commit once known, else a queued one still resolving."""
+    if COMMIT_PATTERN.match(ref):
+        return Build.objects.filter(application=application, commit=ref, model_version=version).first()
+    return Build.objects.filter(
+        application=application,
+        requested_ref=ref,
+        model_version=version,
+        commit="",
+        state__in=Build.ACTIVE,
+    ).first()
+
+
 def request_build(
     application: Application,
     *,
@@ -97,32 +102,79 @@ def request_build(
     trigger: str = Build.Trigger.MANUAL,
     actor: Actor,
 ) -> tuple[Build, bool]:
-    """Create and queue the build of (application, commit, model version), or return the existing one."""
+    """Record and queue a build of (application, commit, model version); no git is run here.
+
+    A full sha is the commit itself; a prefix or the branch's head (no ``commit``) is resolved
+    by the build job (``record_commit``). The same inputs return the existing build (False).
+    """
+    ref = requested_ref(application, commit)
     version = model_version or latest_model_version(application)
     check_buildable(application, version)
-    sha = resolve_commit(application, commit)
-    existing = Build.objects.filter(application=application, commit=sha, model_version=version).first()
-    if existing:
+    if existing := _same_request(application, ref, version):
         return existing, False
+    sha = ref if COMMIT_PATTERN.match(ref) else ""
     try:
         with transaction.atomic():
             build = Build.objects.create(
                 application=application,
                 commit=sha,
+                requested_ref=ref,
                 model_version=version,
                 trigger=trigger,
                 requested_by=audit.user_of(actor),
-                image_tag=f"{sha[:12]}-m{version.version}",
+                image_tag=image_tag(sha, version) if sha else "",
             )
-            after = {"state": build.state, "commit": sha, "model_version": str(version), "trigger": trigger}
+            after = {
+                "state": build.state,
+                "commit": sha or None,
+                "requested": build.requested,
+                "model_version": str(version),
+                "trigger": trigger,
+            }
             audit.record("build.create", build, actor=actor, after=after)
             jobrunner.enqueue("builds.jobs.run_build", build.pk, queue="builds", related=build, actor=actor)
     except IntegrityError:
-        existing = Build.objects.filter(application=application, commit=sha, model_version=version).first()
+        existing = _same_request(application, ref, version)
         if existing is None:
             raise
         return existing, False
     return build, True
+
+
+def image_tag(sha: str, version: ModelVersion) -> str:
+    return f"{sha[:12]}-m{version.version}"
+
+
+def record_commit(build: Build, sha: str, *, actor: Actor) -> Build | None:
+    """Give a resolving build its commit; returns the existing build when these inputs had one.
+
+    "One build per (application, commit, model version)" holds after resolution too: a build
+    whose commit turns out to be built already with its model version is cancelled as a
+    duplicate that points at the existing build (``duplicate_of``), in the same transaction.
+    """
+    with transaction.atomic():
+        build = Build.objects.select_for_update().get(pk=build.pk)
+        if build.commit:  # a job that runs twice resolves once
+            return None
+        same = Build.objects.filter(
+            application_id=build.application_id, commit=sha, model_version_id=build.model_version_id
+        )
+        existing = same.exclude(pk=build.pk).first()
+        if existing is None:
+            try:
+                with transaction.atomic():  # a savepoint: a concurrent twin may win the race
+                    Build.objects.filter(pk=build.pk).update(
+                        commit=sha, image_tag=image_tag(sha, build.model_version)
+                    )
+            except IntegrityError:
+                existing = same.exclude(pk=build.pk).first()
+        if existing is None:
+            after = {"commit": sha, "requested": build.requested}
+            audit.record("build.resolved", build, actor=actor, before={"commit": None}, after=after)
+            return None
+        reason = f"duplicate: {build.requested} is {sha[:12]}, already built with {build.model_version} by build #{existing.pk}"
+        transition(build, Build.State.CANCELLED, actor=actor, failure_reason=reason, duplicate_of=existing)
+        return existing
 
 
 def transition(build: Build, to: str, *, actor: Actor, **fields: Any) -> bool:
@@ -133,6 +185,55 @@ def transition(build: Build, to: str, *, actor: Actor, **fields: Any) -> bool:
     if to in Build.TERMINAL:
         fields.setdefault("finished_at", now)
     return transitions.move(build, to, action_prefix="build", actor=actor, **fields)
+
+
+def finish_build(build: Build, image: Image, history: RecordedHistory, *, actor: Actor) -> bool:
+    """The build succeeded with ``image``: its state, image and commit list commit together."""
+    with transaction.atomic():
+        moved = transition(build, Build.State.SUCCEEDED, actor=actor, image=image, **_history_fields(history))
+        if moved:
+            _store_history(build, history)
+    return moved
+
+
+def record_history(build: Build, history: RecordedHistory, *, actor: Actor) -> None:
+    """Record (again) the commit list of a succeeded build, e.g. one built before lists were kept."""
+    with transaction.atomic():
+        build = Build.objects.select_for_update().get(pk=build.pk)
+        before = _history_state(build)
+        Build.objects.filter(pk=build.pk).update(**_history_fields(history))
+        _store_history(build, history)
+        build.refresh_from_db()
+        audit.record("build.history_recorded", build, actor=actor, before=before, after=_history_state(build))
+
+
+def _history_state(build: Build) -> dict[str, Any]:
+    return {
+        "commits": build.history.count(),
+        "complete": build.history_complete,
+        "error": build.history_error or None,
+    }
+
+
+def _history_fields(history: RecordedHistory) -> dict[str, Any]:
+    if history.error:
+        return {"history_recorded_at": None, "history_complete": False, "history_error": history.error}
+    return {"history_recorded_at": timezone.now(), "history_complete": history.complete, "history_error": ""}
+
+
+def _store_history(build: Build, history: RecordedHistory) -> None:
+    BuildCommit.objects.filter(build=build).delete()  # a job that runs twice records one list
+    BuildCommit.objects.bulk_create(
+        BuildCommit(
+            build=build,
+            position=position,
+            sha=commit.sha,
+            author=commit.author[:200],
+            authored_at=commit.date,
+            subject=commit.subject[:500],
+        )
+        for position, commit in enumerate(history.commits)
+    )
 
 
 def cancel_build(build: Build, *, actor: Actor) -> Build:
@@ -151,6 +252,10 @@ def cancel_build(build: Build, *, actor: Actor) -> Build:
 def retry_build(build: Build, *, actor: Actor) -> Build:
     if build.state not in (Build.State.FAILED, Build.State.CANCELLED):
         raise ConflictError(f"{build} is {build.state}; only failed or cancelled builds can be retried.")
+    if build.duplicate_of_id:
+        raise ConflictError(
+            f"Build #{build.pk} duplicates build #{build.duplicate_of_id}; retry or release that one."
+        )
     check_buildable(build.application, build.model_version)
     with transaction.atomic():
         moved = transition(

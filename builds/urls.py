@@ -8,6 +8,11 @@ urlpatterns = [
     path("applications/", views.application_list, name="applications"),
     path("applications/<str:name>/", views.application_detail, name="application"),
     path("applications/<str:name>/edit/", views.application_edit, name="application_edit"),
+    path(
+        "applications/<str:name>/model-versions/",
+        views.model_version_suggestions,
+        name="model_versions",
+    ),
     path("builds/", views.build_list, name="builds"),
     path("builds/<id:pk>/", views.build_detail, name="build"),
     path("builds/<id:pk>/log/", views.build_log, name="build_log"),

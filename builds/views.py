@@ -12,11 +12,13 @@ from django.views.decorators.http import require_POST
 from builds import services
 from builds.api import builds_queryset
 from builds.forms import ApplicationForm, BuildNowForm
+from builds.lookups import buildable_versions, version_suggestions
 from builds.models import Application, Build, Image
 from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
 from dashboard.forms import add_service_error
 from dashboard.jobstatus import JobFailure, last_failure
+from dashboard.widgets import render_suggestions
 
 
 @login_required
@@ -35,7 +37,8 @@ def application_list(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Application {application} created.")
                 return redirect(application)
     applications = Application.objects.select_related("model").order_by("name")
-    return render(request, "builds/application_list.html", {"applications": applications, "form": form})
+    page = Paginator(applications, 50).get_page(request.GET.get("page"))
+    return render(request, "builds/application_list.html", {"page": page, "form": form})
 
 
 @login_required
@@ -59,8 +62,10 @@ def application_detail(request: HttpRequest, name: str) -> HttpResponse:
             else:
                 if created:
                     messages.success(request, f"Build #{build.pk} queued.")
-                else:
+                elif build.commit:
                     messages.info(request, f"These inputs were already built: build #{build.pk}.")
+                else:
+                    messages.info(request, f"Build #{build.pk} of {build.requested} is already waiting.")
                 return redirect(build)
     context = {
         "application": application,
@@ -79,6 +84,15 @@ def application_detail(request: HttpRequest, name: str) -> HttpResponse:
         },
     }
     return render(request, "builds/application_detail.html", context)
+
+
+@login_required
+@permission_required("builds.view_application", raise_exception=True)
+def model_version_suggestions(request: HttpRequest, name: str) -> HttpResponse:
+    """htmx: the newest buildable versions matching what was typed into "Build now"."""
+    application = get_object_or_404(Application.objects.select_related("model"), name=name)
+    text = request.GET.get("model_version", "")
+    return HttpResponse(render_suggestions(version_suggestions(buildable_versions(application), text)))
 
 
 @login_required
@@ -161,5 +175,5 @@ def tag_sync_failure() -> JobFailure | None:
 def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     queryset = Image.objects.select_related("application", "model_version__model").prefetch_related("tags")
     image = get_object_or_404(queryset, pk=pk)
-    builds = builds_queryset().filter(image=image)
+    builds = builds_queryset().filter(image=image)[:50]  # a digest has one build, rarely a few
     return render(request, "builds/image_detail.html", {"image": image, "builds": builds})

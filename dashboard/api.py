@@ -37,6 +37,14 @@ def query_id(params: Any, name: str) -> int:
     return value
 
 
+def query_text(params: Any, name: str) -> str:
+    """A text filter from the query string ("" when absent); a NUL is a 400, not a database error."""
+    value = params.get(name) or ""
+    if "\x00" in value:
+        raise ServiceError(f"{name} must not contain NUL characters.", field=name)
+    return value
+
+
 class HasRolePermission(BasePermission):
     """Checks the Django permission the view names for the request's method.
 

@@ -6,8 +6,11 @@ With nothing set, the product runs on its embedded defaults: SQLite and a model 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,21 +22,48 @@ from dashboard.config import env_bool, env_choice, env_int, env_list, env_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _make_dir(path: Path) -> None:
+    """Create a directory the embedded defaults use, where the disk allows it.
+
+    Web pods run with a read-only VAR_DIR (only uploads get scratch space), so failing here
+    would stop them for nothing; what really needs a directory fails there, naming it.
+    """
+    with contextlib.suppress(OSError):
+        path.mkdir(parents=True, exist_ok=True)
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept under var/."""
+    """SECRET_KEY from the environment, else one generated once and kept under VAR_DIR."""
     key = env_secret("SECRET_KEY")
     if key:
         return key
     path = VAR_DIR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        try:
+            _write_new(path, secrets.token_urlsafe(50))
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"SECRET_KEY is not set and {path} cannot be written ({exc.strerror}): "
+                "set SECRET_KEY (or SECRET_KEY_FILE), or make VAR_DIR writable"
+            ) from exc
     return path.read_text().strip()
 
 
+def _write_new(path: Path, text: str) -> None:
+    """Write ``path`` whole unless it exists: processes starting together all read one key."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)  # atomic, and never replaces a key another process wrote
+    finally:
+        os.unlink(tmp)
+
+
+_make_dir(VAR_DIR)
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
@@ -173,7 +203,7 @@ MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 20 * 1024**3, minimum=1)
 # Large uploads stream to a temporary file while being hashed; nothing big stays in memory.
 FILE_UPLOAD_HANDLERS = ["models_registry.uploads.HashingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "uploads")
-Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+_make_dir(Path(FILE_UPLOAD_TEMP_DIR))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Builds: registry, build services, git ----------------------------------------------------
@@ -199,6 +229,7 @@ GIT_CACHE_DIR = VAR_DIR / "git"
 BUILD_TIMEOUT = env_int("BUILD_TIMEOUT", 3600, minimum=60)
 BUILD_POLL_SECONDS = env_int("BUILD_POLL_SECONDS", 5, minimum=1)
 BUILD_STALL_SECONDS = env_int("BUILD_STALL_SECONDS", 300, minimum=30)
+BUILD_HISTORY_COMMITS = env_int("BUILD_HISTORY_COMMITS", 100, minimum=1, maximum=10000)
 STALL_CHECK_INTERVAL = 60
 GIT_POLL_INTERVAL = env_int("GIT_POLL_INTERVAL", 60, minimum=0)
 TAG_SYNC_INTERVAL = env_int("TAG_SYNC_INTERVAL", 300, minimum=0)
@@ -278,7 +309,7 @@ SPECTACULAR_SETTINGS = {
 # --- Static files, i18n ----------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
+_make_dir(STATIC_ROOT)
 STATICFILES_DIRS = [BASE_DIR / "dashboard" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -23,9 +23,15 @@ def home(request: HttpRequest) -> HttpResponse:
         ],
         "recent_events": AuditEvent.objects.all()[:10],
         "recent_jobs": JobRun.objects.all()[:5],
-        "environments": Environment.objects.select_related(
-            "application", "active_release", "current_release__model_version__model", "current_release__image"
-        ).order_by("application__name", "order", "name"),
+        "environments": Paginator(
+            Environment.objects.select_related(
+                "application",
+                "active_release",
+                "current_release__model_version__model",
+                "current_release__image",
+            ).order_by("application__name", "order", "name"),
+            50,
+        ).get_page(request.GET.get("page")),
         "waiting_approvals": Release.objects.filter(state=Release.State.REQUESTED).count(),
     }
     return render(request, "dashboard/home.html", context)

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builds.models import Build, Image
-from dashboard.api import HasRolePermission, query_id
+from dashboard.api import HasRolePermission, query_id, query_text
 from dashboard.errors import NotFoundError, ServiceError
 from releases import services
 from releases.diff import release_diff
@@ -67,7 +67,7 @@ class EnvironmentListView(generics.ListCreateAPIView):
     required_permissions = {"GET": VIEW_ENVIRONMENTS, "POST": "releases.add_environment"}
 
     def get_queryset(self) -> QuerySet[Environment]:
-        application = self.request.query_params.get("application")
+        application = query_text(self.request.query_params, "application")
         return environments().filter(application__name=application) if application else environments()
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -141,12 +141,12 @@ class ReleaseListView(generics.ListCreateAPIView):
 
     def get_queryset(self) -> QuerySet[Release]:
         params, queryset = self.request.query_params, releases()
-        if params.get("application"):
-            queryset = queryset.filter(environment__application__name=params["application"])
+        if application := query_text(params, "application"):
+            queryset = queryset.filter(environment__application__name=application)
         if params.get("environment"):
             queryset = queryset.filter(environment_id=query_id(params, "environment"))
-        if params.get("state"):
-            queryset = queryset.filter(state=params["state"])
+        if state := query_text(params, "state"):
+            queryset = queryset.filter(state=state)
         return queryset
 
     @extend_schema(request=ReleaseCreateSerializer, responses={201: ReleaseSerializer})

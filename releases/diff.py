@@ -1,12 +1,14 @@
-"""What a release changes against what runs now: commits, model version and metrics, digests."""
+"""What a release changes against what runs now: commits, model version and metrics, digests.
+
+Reads rows only: the commits come from the lists builds recorded (``builds.history``), so the
+release page and ``/releases/{id}/diff/`` never run git.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from builds.integration import get_git_cache
-from integrations import git
-from integrations.errors import IntegrationError
+from builds import history
 from models_registry.models import ModelVersion
 from releases.models import Release
 
@@ -22,21 +24,6 @@ def metric_deltas(old: ModelVersion | None, new: ModelVersion | None) -> list[di
     return rows
 
 
-def _commits(release: Release, old_commit: str) -> tuple[list[dict[str, Any]], str]:
-    if not release.commit or old_commit == release.commit:
-        return [], ""
-    application = release.environment.application
-    try:
-        commits = git.commits_between(
-            application.repository_url, old_commit, release.commit, cache=get_git_cache()
-        )
-    except IntegrationError as exc:
-        return [], f"commits unavailable: {exc}"
-    return [
-        {"sha": c.sha, "author": c.author, "date": c.date.isoformat(), "subject": c.subject} for c in commits
-    ], ""
-
-
 def release_diff(release: Release) -> dict[str, Any]:
     running = (
         release.previous_release
@@ -44,13 +31,17 @@ def release_diff(release: Release) -> dict[str, Any]:
         else release.environment.current_release
     )
     old_version = running.model_version if running else None
-    commits, commits_error = _commits(release, running.commit if running else "")
+    commits = history.commits_between(
+        release.environment.application_id, running.commit if running else "", release.commit
+    )
     return {
         "running_release": running.pk if running else None,
         "digest": {"from": running.digest if running else None, "to": release.digest},
         "commit": {"from": running.commit if running else None, "to": release.commit},
-        "commits": commits,
-        "commits_error": commits_error,
+        "commits": commits.commits,
+        "commits_truncated": commits.truncated,
+        "commits_note": commits.note,
+        "commits_error": commits.error,
         "model_version": {
             "from": str(old_version) if old_version else None,
             "to": str(release.model_version) if release.model_version else None,

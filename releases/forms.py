@@ -1,14 +1,19 @@
 from __future__ import annotations
 
-from django import forms
+from typing import Any
 
-from builds.models import Build
+from django import forms
+from django.urls import reverse
+
+from builds.forms import BuildField
+from builds.lookups import releasable_builds
 from releases.models import Environment, FreezeWindow, Schedule
 
 
 class RequestReleaseForm(forms.Form):
-    build = forms.ModelChoiceField(
-        queryset=Build.objects.none(), help_text="A succeeded build of this application."
+    build = BuildField(
+        help_text="A succeeded build of this application: its number (#12) or commit prefix; "
+        "the newest are suggested as you type."
     )
     scheduled_for = forms.DateTimeField(
         required=False,
@@ -17,17 +22,10 @@ class RequestReleaseForm(forms.Form):
     )
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args: object, environment: Environment, **kwargs: object) -> None:
+    def __init__(self, *args: Any, environment: Environment, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        builds = Build.objects.filter(
-            application=environment.application, state=Build.State.SUCCEEDED, image__isnull=False
-        )
-        self.fields["build"].queryset = builds.select_related("model_version__model", "image").order_by(
-            "-finished_at"
-        )
-        self.fields["build"].label_from_instance = lambda b: (
-            f"#{b.pk} · {b.commit[:10]} · {b.model_version} · {b.image.digest[:19]}"
-        )
+        url = reverse("releases:candidates", args=[environment.pk])
+        self.fields["build"].use(releasable_builds(environment.application), url)
 
 
 class DecisionForm(forms.Form):

@@ -244,6 +244,12 @@ class ReleaseDiffSerializer(serializers.Serializer):
     digest = ChangeSerializer()
     commit = ChangeSerializer()
     commits = CommitSerializer(many=True)
-    commits_error = serializers.CharField()
+    commits_truncated = serializers.BooleanField(
+        help_text="older commits belong to the change but are not listed"
+    )
+    commits_note = serializers.CharField(
+        help_text="how to read the list, e.g. '100+ commits, older ones not listed'"
+    )
+    commits_error = serializers.CharField(help_text="why no commit list is shown")
     model_version = ModelChangeSerializer()
     metrics = MetricDeltaSerializer(many=True)

@@ -6,6 +6,7 @@ from releases import views
 app_name = "releases"
 urlpatterns = [
     path("environments/<id:pk>/", views.environment_detail, name="environment"),
+    path("environments/<id:pk>/candidates/", views.candidate_suggestions, name="candidates"),
     path("environments/<id:pk>/<str:action>/", views.environment_action, name="environment_action"),
     path("releases/", views.release_list, name="releases"),
     path("releases/<id:pk>/", views.release_detail, name="release"),

@@ -9,12 +9,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from builds.lookups import build_suggestions, releasable_builds
 from dashboard.errors import ServiceError
 from dashboard.forms import add_service_error, describe_errors
+from dashboard.widgets import render_suggestions
 from releases import services
 from releases.api import environments, releases
 from releases.diff import release_diff
 from releases.forms import DecisionForm, FreezeWindowForm, RequestReleaseForm, ScheduleForm
+from releases.inbox import approval_refusals
 from releases.models import Environment, Release, Schedule
 from releases.serializers import EnvironmentSerializer
 
@@ -68,6 +71,15 @@ def environment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "frozen": services.active_freeze(environment),
     }
     return render(request, "releases/environment_detail.html", context)
+
+
+@login_required
+@permission_required("builds.view_build", raise_exception=True)
+def candidate_suggestions(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx: the newest succeeded builds matching what was typed as a release's candidate."""
+    environment = get_object_or_404(Environment.objects.select_related("application"), pk=pk)
+    builds = releasable_builds(environment.application)
+    return HttpResponse(render_suggestions(build_suggestions(builds, request.GET.get("build", ""))))
 
 
 @login_required
@@ -181,6 +193,14 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @login_required
 @permission_required("releases.approve_release", raise_exception=True)
 def approvals_inbox(request: HttpRequest) -> HttpResponse:
-    waiting = releases().filter(state=Release.State.REQUESTED).order_by("requested_at")
-    rows = [(release, services.can_approve(release, request.user)) for release in waiting]
-    return render(request, "releases/approvals.html", {"rows": rows})
+    waiting = (
+        releases()
+        .select_related("environment__approver_group")
+        .filter(state=Release.State.REQUESTED)
+        .order_by("requested_at", "pk")
+    )
+    page = Paginator(waiting, 50).get_page(request.GET.get("page"))
+    waiting_here = list(page.object_list)
+    refusals = approval_refusals(waiting_here, request.user)
+    rows = [(release, refusals[release.pk]) for release in waiting_here]
+    return render(request, "releases/approvals.html", {"rows": rows, "page": page})

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from builds.models import Build
+from dashboard import jobrunner
 from dashboard.models import AuditEvent, JobRun
 from models_registry import services as model_services
+from tests.releases.conftest import run_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -15,31 +19,69 @@ def as_manager(api, manager):
     return api
 
 
-def test_build_now_defaults_to_branch_head_and_latest_model(as_manager, application, app_repo):
+def test_build_now_answers_at_once_and_the_job_resolves_the_branch_head(as_manager, application, app_repo):
     response = as_manager.post("/api/v1/builds/", {"application": "churn-predictor"}, format="json")
-    assert response.status_code == 201, response.json()
+    assert response.status_code == 202, response.json()
     body = response.json()
-    assert body["commit"] == app_repo.head
+    assert response["Location"] == f"/api/v1/builds/{body['id']}/"
+    assert (body["commit"], body["requested_ref"], body["image_tag"]) == (None, "refs/heads/main", "")
     assert (body["model"], body["model_version"], body["state"]) == ("churn-model", 1, "queued")
-    assert body["image_tag"] == f"{app_repo.head[:12]}-m1"
     build = Build.objects.get()
     assert JobRun.objects.filter(name="builds.jobs.run_build", args=[build.pk], queue="builds").exists()
     assert AuditEvent.objects.filter(
         action="build.create", object_id=str(build.pk), actor_name="manager"
     ).exists()
 
+    run_jobs("builds.jobs.run_build")
+
+    body = as_manager.get(f"/api/v1/builds/{build.pk}/").json()
+    assert (body["commit"], body["state"]) == (app_repo.head, "succeeded"), body["failure_reason"]
+    assert body["image_tag"] == f"{app_repo.head[:12]}-m1"
+    resolved = AuditEvent.objects.get(action="build.resolved", object_id=str(build.pk))
+    assert (resolved.before, resolved.after["commit"]) == ({"commit": None}, app_repo.head)
+
 
 def test_the_same_inputs_return_the_existing_build(as_manager, application, app_repo):
+    first = as_manager.post("/api/v1/builds/", {"application": "churn-predictor", "commit": app_repo.head})
+    again = as_manager.post("/api/v1/builds/", {"application": "churn-predictor", "commit": app_repo.head})
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert first.json()["commit"] == app_repo.head  # a full sha needs no resolving
+    # Asking twice for the branch head while the first request still waits: one build.
+    head = as_manager.post("/api/v1/builds/", {"application": "churn-predictor"})
+    head_again = as_manager.post("/api/v1/builds/", {"application": "churn-predictor"})
+    assert (head.status_code, head_again.status_code) == (202, 200)
+    assert head.json()["id"] == head_again.json()["id"] != first.json()["id"]
+    assert Build.objects.count() == 2
+
+
+def test_a_build_that_resolves_to_built_inputs_ends_as_a_duplicate(as_manager, application, app_repo):
     first = as_manager.post(
         "/api/v1/builds/", {"application": "churn-predictor", "commit": app_repo.head[:8]}
     )
     second = as_manager.post("/api/v1/builds/", {"application": "churn-predictor"})
-    assert (first.status_code, second.status_code) == (201, 200)
-    assert first.json()["id"] == second.json()["id"]
-    assert Build.objects.count() == 1
+    assert (first.status_code, second.status_code) == (202, 202)  # nobody knows yet: same commit
+
+    run_jobs("builds.jobs.run_build")
+
+    kept = as_manager.get(f"/api/v1/builds/{first.json()['id']}/").json()
+    duplicate = as_manager.get(f"/api/v1/builds/{second.json()['id']}/").json()
+    assert (kept["state"], kept["commit"]) == ("succeeded", app_repo.head)
+    assert (duplicate["state"], duplicate["commit"], duplicate["duplicate_of"]) == (
+        "cancelled",
+        None,
+        kept["id"],
+    )
+    assert duplicate["failure_reason"] == (
+        f"duplicate: the head of main is {app_repo.head[:12]}, already built with churn-model v1 by build #{kept['id']}"
+    )
+    assert Build.objects.filter(commit=app_repo.head).count() == 1
+    retry = as_manager.post(f"/api/v1/builds/{duplicate['id']}/retry/")
+    assert retry.status_code == 409
+    assert f"duplicates build #{kept['id']}" in retry.json()["detail"]
 
 
-def test_a_chosen_commit_and_model_version(as_manager, application, app_repo, churn_model, scientist):
+def test_a_chosen_commit_prefix_and_model_version(as_manager, application, app_repo, churn_model, scientist):
     old = app_repo.head
     app_repo.commit("second")
     from tests.fixtures.apps import sample_model_bytes
@@ -50,25 +92,35 @@ def test_a_chosen_commit_and_model_version(as_manager, application, app_repo, ch
     )
     response = as_manager.post(
         "/api/v1/builds/",
-        {"application": "churn-predictor", "commit": old, "model_version": 1},
+        {"application": "churn-predictor", "commit": old[:9].upper(), "model_version": 1},
         format="json",
     )
-    assert (response.json()["commit"], response.json()["model_version"]) == (old, 1)
+    assert (response.json()["requested_ref"], response.json()["model_version"]) == (old[:9], 1)
+    run_jobs("builds.jobs.run_build")
+    build = Build.objects.get(pk=response.json()["id"])
+    assert (build.commit, build.state) == (old, "succeeded"), build.failure_reason
 
 
-def test_an_unknown_commit_is_a_clear_400(as_manager, application):
-    response = as_manager.post(
-        "/api/v1/builds/", {"application": "churn-predictor", "commit": "deadbeef" * 5}
-    )
-    assert response.status_code == 400
-    assert "deadbeef" in response.json()["detail"]
-    assert not Build.objects.exists()
+@pytest.mark.parametrize("commit", ["deadbeef" * 5, "deadbeef1"])
+def test_a_commit_the_repository_lacks_fails_the_build_with_the_reason(as_manager, application, commit):
+    response = as_manager.post("/api/v1/builds/", {"application": "churn-predictor", "commit": commit})
+    assert response.status_code == 202
+
+    run_jobs("builds.jobs.run_build")
+
+    build = Build.objects.get()
+    assert build.state == "failed"
+    assert f"commit {commit} is not in {application.repository_url}" in build.failure_reason
+    assert build.failure_reason in as_manager.get(f"/api/v1/builds/{build.pk}/").json()["failure_reason"]
 
 
-@pytest.mark.parametrize("commit", ["--upload-pack=touch /tmp/x", "HEAD~1", "xyz"])
-def test_something_that_is_not_a_sha_is_refused(as_manager, application, commit):
+@pytest.mark.parametrize(
+    "commit", ["--upload-pack=touch /tmp/x", "HEAD~1", "xyz", "abc123", "main", "a" * 41, "deadbeef " * 2]
+)
+def test_a_commit_that_is_not_a_sha_is_refused_in_the_request(as_manager, application, commit):
     response = as_manager.post("/api/v1/builds/", {"application": "churn-predictor", "commit": commit})
     assert response.status_code == 400
+    assert "commit" in response.json()["detail"]
     assert not Build.objects.exists()
 
 
@@ -115,13 +167,41 @@ def test_unknown_application_and_version_are_404(as_manager, application):
     )
 
 
-def test_an_unreachable_repository_is_a_503(as_manager, application, tmp_path):
+def test_a_missing_repository_fails_the_build_with_the_reason(as_manager, application, tmp_path):
     application.repository_url = str(tmp_path / "gone")
     application.save()
     response = as_manager.post("/api/v1/builds/", {"application": "churn-predictor"})
-    assert response.status_code == 400
-    assert "does not exist or is not readable" in response.json()["detail"]
-    assert not Build.objects.exists()
+    assert response.status_code == 202
+
+    run_jobs("builds.jobs.run_build")
+
+    build = Build.objects.get()
+    assert build.state == "failed"
+    assert "does not exist or is not readable" in build.failure_reason
+    assert "== resolving the head of main in" in build.log
+
+
+def test_an_unreachable_repository_is_retried_then_fails_with_the_reason(as_manager, application, settings):
+    settings.JOB_MAX_RETRIES = 1
+    with socket.socket() as closed:  # a port nobody listens on: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/team/app.git"
+    application.repository_url = url
+    application.save()
+    build_id = as_manager.post("/api/v1/builds/", {"application": "churn-predictor"}).json()["id"]
+    run = JobRun.objects.get(name="builds.jobs.run_build")
+
+    jobrunner.execute(run.pk)  # first attempt: back to the queue, and the page says why
+    build = Build.objects.get(pk=build_id)
+    assert build.state == "queued"
+    assert build.failure_reason.startswith(f"retrying after: git: cannot reach {url}")
+    jobrunner.execute(run.pk)  # the last attempt gives up
+
+    build.refresh_from_db()
+    assert build.state == "failed"
+    assert build.failure_reason.startswith(
+        f"gave up after repeated temporary failures: git: cannot reach {url}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -130,7 +210,7 @@ def test_an_unreachable_repository_is_a_503(as_manager, application, tmp_path):
 def test_who_may_build(api, make_user, application, role, allowed):
     api.force_authenticate(make_user("someone", role))
     response = api.post("/api/v1/builds/", {"application": "churn-predictor"})
-    assert response.status_code == (201 if allowed else 403)
+    assert response.status_code == (202 if allowed else 403)
 
 
 def test_cancel_a_queued_build_and_retry_it(as_manager, application):

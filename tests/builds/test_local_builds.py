@@ -51,7 +51,7 @@ def test_build_now_runs_the_tests_and_produces_a_labelled_image(
         .order_by("id")
         .values_list("action", flat=True)
     )
-    assert states == ["build.create", "build.running", "build.succeeded"]
+    assert states == ["build.create", "build.running", "build.resolved", "build.succeeded"]
     detail = api.get(f"/api/v1/builds/{build.pk}/").json()
     assert detail["image"]["digest"] == image.digest
     log = api.get(f"/api/v1/builds/{build.pk}/log/", {"offset": 10}).json()

@@ -66,3 +66,35 @@ def test_a_freeze_window_longer_than_a_year_is_refused(as_admin, application, ma
     assert response.status_code == 400
     assert "duration_minutes" in response.json()["detail"]
     assert not FreezeWindow.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/builds/?commit=ab%00cd",
+        "/api/v1/builds/?application=a%00",
+        "/api/v1/builds/?state=%00",
+        "/api/v1/images/?digest=sha256:%00",
+        "/api/v1/images/?model=m%00",
+        "/api/v1/releases/?application=a%00",
+        "/api/v1/releases/?state=%00",
+        "/api/v1/environments/?application=a%00",
+    ],
+)
+def test_a_nul_in_a_text_filter_is_a_400_not_a_database_error(as_admin, url):
+    response = as_admin.get(url)
+    assert response.status_code == 400
+    assert "must not contain NUL characters" in response.json()["detail"]
+
+
+def test_a_nul_in_the_application_forms_model_name_is_a_form_error(client, admin_user, churn_model):
+    client.force_login(admin_user)
+    fields = {
+        "name": "app",
+        "repository_url": "/srv/app",
+        "image_repository": "app",
+        "model": "churn-model\x00",
+    }
+    response = client.post("/applications/", fields)
+    assert response.status_code == 200
+    assert "No registered model has this name." in response.content.decode()

@@ -39,6 +39,8 @@ def build_image(application: Any, actor: Any, **kwargs: Any) -> Build:
     build, _ = build_services.request_build(application, actor=actor, **kwargs)
     run_jobs("builds.jobs.run_build")
     build.refresh_from_db()
+    if build.duplicate_of:  # these inputs were built already (e.g. by the rebuild for a new model)
+        build = build.duplicate_of
     assert build.state == "succeeded", (build.failure_reason, build.log[-1500:])
     return build
 
