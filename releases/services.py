@@ -192,16 +192,11 @@ def valid_approvals(release: Release, *, now: datetime | None = None) -> QuerySe
 
 
 def can_approve(release: Release, user: Any) -> str | None:
-    """Why ``user`` may not approve ``release`` (None when they may)."""
-    environment = release.environment
-    if not user.has_perm("releases.approve_release"):
-        return "Your role does not allow approving releases."
-    group = environment.approver_group
-    if group is not None and not user.is_superuser and not user.groups.filter(pk=group.pk).exists():
-        return f"Approvals for {environment} come from the {group.name} group."
-    if release.requested_by_id == user.pk and not environment.allow_self_approval:
-        return "You requested this release; someone else has to approve it (four-eyes)."
-    return None
+    """Why ``user`` may not approve ``release`` (None when they may); the rules are in
+    :mod:`releases.inbox`, which applies them to a whole page at once."""
+    from releases.inbox import approval_refusals
+
+    return approval_refusals([release], user)[release.pk]
 
 
 def approve(release: Release, *, actor: Any, comment: str = "") -> Release:

@@ -152,11 +152,13 @@ def test_a_pending_model_version_cannot_be_built_until_it_is_ready(
     assert latest.json()["model_version"] == 1  # the newest version that is ready
     client.force_login(manager)
     form = client.get("/applications/churn-predictor/").content.decode()
-    assert "v1 (active)" in form and "v2 (active)" not in form  # the form offers ready versions only
+    assert '<option value="v1"' in form and '<option value="v2"' not in form  # ready versions only
+    typed = client.post("/applications/churn-predictor/", {"model_version": "v2", "commit": ""})
+    assert "churn-model v2 is pending: its content is still being hashed" in typed.content.decode()
 
     run_queued()
     ready = as_manager.post("/api/v1/builds/", {"application": "churn-predictor", "model_version": 2})
-    assert ready.status_code == 201, ready.json()
+    assert ready.status_code == 202, ready.json()
 
 
 def test_unknown_application_and_version_are_404(as_manager, application):

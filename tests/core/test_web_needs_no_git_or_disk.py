@@ -18,10 +18,10 @@ from pathlib import Path
 import django_rq
 import pytest
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from builds import integration
 from builds.models import Build
+from dashboard import tokens
 from dashboard.models import JobRun
 from models_registry.services import get_store
 from releases import services as release_services
@@ -110,7 +110,7 @@ def jobs_wait_in_redis(settings):
 def test_concurrent_build_now_requests_against_a_silent_git_host_answer_and_queue(
     live_server, application, manager, silent_repository
 ):
-    token = Token.objects.create(user=manager).key
+    _, token = tokens.issue(manager, name="test", actor=manager)
 
     def build_now(prefix: str) -> int:
         body = json.dumps({"application": "churn-predictor", "commit": prefix}).encode()

@@ -69,15 +69,26 @@ def test_the_inbox_shows_50_waiting_releases_at_a_time(client, environments, chu
     assert f'href="/releases/{oldest.pk}/"' in first
 
 
-def test_the_inbox_refuses_exactly_what_approving_refuses(
+def test_each_rule_refuses_with_its_reason_on_a_page_and_one_at_a_time(
     environments, churn_model, scientist, manager, make_user, admin_user
 ):
     version = churn_model.versions.get()
-    request_many(environments, version, [scientist, manager], 6)
+    request_many(environments, version, [manager], 3)  # one waiting release per environment, by the manager
     reviewer = make_user("reviewer", "release-manager")
     reviewer.groups.add(Group.objects.get(name="Prod reviewers"))
-    waiting = list(Release.objects.select_related("environment__approver_group"))
-    for user in (scientist, manager, reviewer, admin_user, make_user("pager", "on-call")):
+    waiting = {r.environment.name: r for r in Release.objects.select_related("environment__approver_group")}
+    no_role = "Your role does not allow approving releases."
+    group = "Approvals for churn-predictor/prod come from the Prod reviewers group."
+    four_eyes = "You requested this release; someone else has to approve it (four-eyes)."
+    expected = {
+        scientist: {"staging": no_role, "prod": no_role, "dev": no_role},
+        make_user("pager", "on-call"): {"staging": no_role, "prod": no_role, "dev": no_role},
+        manager: {"staging": four_eyes, "prod": group, "dev": None},
+        reviewer: {"staging": None, "prod": None, "dev": None},
+        admin_user: {"staging": None, "prod": None, "dev": None},
+    }
+    for user, refusals in expected.items():
         user = type(user).objects.get(pk=user.pk)  # fresh permission caches
-        expected = {release.pk: services.can_approve(release, user) for release in waiting}
-        assert approval_refusals(waiting, user) == expected, user.username
+        page = approval_refusals(list(waiting.values()), user)
+        assert {name: page[r.pk] for name, r in waiting.items()} == refusals, user.username
+        assert {name: services.can_approve(r, user) for name, r in waiting.items()} == refusals
