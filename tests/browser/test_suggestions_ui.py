@@ -57,6 +57,9 @@ def test_build_now_suggests_model_versions_as_digits_are_typed(
     from models_registry import services as model_services
     from tests.registry.helpers import upload
 
+    type(application).objects.filter(pk=application.pk).update(
+        rebuild_on_new_model=False
+    )  # 22 builds otherwise
     for i in range(2, 24):
         model_services.register_uploaded_version(
             churn_model,
