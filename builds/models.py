@@ -111,10 +111,13 @@ class Application(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("builds:application", args=[self.name])
 
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("webhook_secret",)
+
     def audit_state(self) -> dict[str, Any]:
-        fields = ["repository_url", "default_branch", "app_path", "image_repository", "build_service"]
-        state = {f: getattr(self, f) for f in fields}
-        return {**state, "model": self.model.name, "test_command": self.test_command, "command": self.command}
+        """Every editable field (secrets too: callers record them only as "changed" or "set")."""
+        state = {f: getattr(self, f) for f in ("name", *self.EDITABLE_FIELDS)}
+        state["model"] = self.model.name
+        return state
 
 
 class Build(models.Model):

@@ -24,7 +24,8 @@ def create_application(fields: dict[str, Any], *, actor: Actor) -> Application:
             application = Application(**fields)
             application.full_clean(validate_unique=False)  # a duplicate name is a 409, below
             application.save()
-            audit.record("application.create", application, actor=actor, after=application.audit_state())
+            after = audit.without_secrets(application.audit_state(), Application.SECRET_FIELDS)
+            audit.record("application.create", application, actor=actor, after=after)
     except IntegrityError:
         raise ConflictError(
             f"An application named {fields.get('name')!r} already exists.", field="name"
@@ -41,8 +42,13 @@ def update_application(application: Application, fields: dict[str, Any], *, acto
                 setattr(application, name, value)
         application.full_clean()
         application.save()
-        audit.record(
-            "application.update", application, actor=actor, before=before, after=application.audit_state()
+        audit.record_update(
+            "application.update",
+            application,
+            actor=actor,
+            before=before,
+            after=application.audit_state(),
+            secrets=Application.SECRET_FIELDS,
         )
     return application
 

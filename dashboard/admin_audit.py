@@ -15,8 +15,8 @@ from django.db import models
 from django.http import HttpRequest
 
 from dashboard import audit
-
-CHANGED = "changed"
+from dashboard.audit import SECRET_CHANGED as CHANGED
+from dashboard.audit import changes
 
 
 def snapshot(obj: models.Model, fields: tuple[str, ...], secrets: tuple[str, ...]) -> dict[str, Any]:
@@ -30,14 +30,6 @@ def snapshot(obj: models.Model, fields: tuple[str, ...], secrets: tuple[str, ...
             value = str(value)
         state[name] = value
     return state
-
-
-def changes(before: dict[str, Any], after: dict[str, Any], secrets: tuple[str, ...]) -> tuple[dict, dict]:
-    """Only the fields that differ; secrets as "changed", never their value."""
-    names = [name for name in after if before.get(name) != after[name]]
-    old = {name: CHANGED if name in secrets else before.get(name) for name in names}
-    new = {name: CHANGED if name in secrets else after[name] for name in names}
-    return old, new
 
 
 class AuditedAdmin(admin.ModelAdmin):

@@ -45,3 +45,37 @@ def record(
         request_id=current_request_id.get(),
         **actor_fields(actor),
     )
+
+
+SECRET_CHANGED = "changed"
+
+
+def changes(
+    before: dict[str, Any], after: dict[str, Any], secrets: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the fields that differ, before and after; secrets as "changed", never their value."""
+    names = [name for name in after if before.get(name) != after[name]]
+    old = {name: SECRET_CHANGED if name in secrets else before.get(name) for name in names}
+    new = {name: SECRET_CHANGED if name in secrets else after[name] for name in names}
+    return old, new
+
+
+def without_secrets(state: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
+    """A state to record whole (on creation): a secret only says whether it is set."""
+    return {name: ("set" if value else "") if name in secrets else value for name, value in state.items()}
+
+
+def record_update(
+    action: str,
+    obj: models.Model,
+    *,
+    actor: Actor,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    secrets: tuple[str, ...] = (),
+) -> AuditEvent | None:
+    """Record the fields an update changed (every one of them); nothing when none changed."""
+    old, new = changes(before, after, secrets)
+    if not new:
+        return None
+    return record(action, obj, actor=actor, before=old, after=new)

@@ -115,16 +115,22 @@ class Environment(models.Model):
         return timedelta(hours=self.approval_validity_hours)
 
     def audit_state(self) -> dict[str, Any]:
+        """Every setting people can change, with related rows by name."""
         fields = [
             "name",
             "order",
+            "soak_minutes",
             "target_kind",
             "target_config",
             "required_approvals",
             "allow_self_approval",
+            "approval_validity_hours",
+            "auto_rollback",
+            "rollout_timeout",
         ]
         state = {f: getattr(self, f) for f in fields}
-        state.update(previous=self.previous.name if self.previous else None, auto_rollback=self.auto_rollback)
+        state["previous"] = self.previous.name if self.previous else None
+        state["approver_group"] = self.approver_group.name if self.approver_group else None
         return state
 
 

@@ -70,7 +70,7 @@ def update_environment(environment: Environment, fields: dict[str, Any], *, acto
         environment.full_clean(validate_unique=False)
         _check_environment(environment)
         environment.save()
-        audit.record(
+        audit.record_update(
             "environment.update", environment, actor=actor, before=before, after=environment.audit_state()
         )
     return environment
