@@ -95,10 +95,11 @@ class EnvironmentDetailView(generics.RetrieveUpdateAPIView):
         serializer = self.get_serializer(environment, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = {k: v for k, v in serializer.validated_data.items() if k not in ("application", "name")}
-        environment = services.update_environment(
+        environment, proposed = services.update_environment(
             environment, _environment_fields(data, environment.application), actor=request.user
         )
-        return Response(self.get_serializer(environments().get(pk=environment.pk)).data)
+        body = self.get_serializer(environments().get(pk=environment.pk)).data
+        return Response(body, status=status.HTTP_202_ACCEPTED if proposed else status.HTTP_200_OK)
 
 
 class FreezeWindowListView(APIView):

@@ -1,7 +1,7 @@
 from django.urls import path
 
 import dashboard.converters  # noqa: F401  (registers the "id" path converter)
-from releases import api
+from releases import api, rule_api
 
 urlpatterns = [
     path("environments/", api.EnvironmentListView.as_view(), name="api-environments"),
@@ -23,6 +23,12 @@ urlpatterns = [
     path("releases/<id:pk>/candidate/", api.CandidateView.as_view(), name="api-release-candidate"),
     path("releases/<id:pk>/events/", api.ReleaseEventsView.as_view(), name="api-release-events"),
     path("releases/<id:pk>/diff/", api.ReleaseDiffView.as_view(), name="api-release-diff"),
+    path("rule-changes/", rule_api.RuleChangeListView.as_view(), name="api-rule-changes"),
+    path("rule-changes/<id:pk>/approve/", rule_api.ApproveRuleChangeView.as_view(), name="api-rule-approve"),
+    path("rule-changes/<id:pk>/reject/", rule_api.RejectRuleChangeView.as_view(), name="api-rule-reject"),
+    path(
+        "rule-changes/<id:pk>/withdraw/", rule_api.WithdrawRuleChangeView.as_view(), name="api-rule-withdraw"
+    ),
     path("schedules/", api.ScheduleListView.as_view(), name="api-schedules"),
     path("schedules/<id:pk>/", api.ScheduleDetailView.as_view(), name="api-schedule"),
 ]

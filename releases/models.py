@@ -387,3 +387,43 @@ class ScheduleRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule} @ {self.slot:%Y-%m-%d %H:%M}Z: {self.outcome}"
+
+
+class RuleChange(models.Model):
+    """A proposed weakening of an environment's approval rules, waiting for a second person.
+
+    Whoever the rules constrain must not be able to lift them alone: a change that lowers the
+    approvals needed, lets requesters approve their own releases, lengthens how long approvals
+    last or changes who approves takes effect only when another release manager (or an admin)
+    approves it. A change that only tightens the rules applies at once.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        APPLIED = "applied"
+        REJECTED = "rejected"
+        WITHDRAWN = "withdrawn"
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="rule_changes")
+    # {"field": [from, to]}; approver_group by group id (null for "any release manager").
+    changes = models.JSONField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(default=now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=2000, blank=True, help_text="why it was proposed, or rejected")
+
+    class Meta:
+        ordering: ClassVar = ["-proposed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"rule change #{self.pk} of {self.environment}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("releases:environment", args=[self.environment_id])
+
+    def audit_state(self) -> dict[str, Any]:
+        return {"state": self.state, "changes": self.changes}

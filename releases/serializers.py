@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from builds.models import Application
 from releases import scheduling
-from releases.models import Approval, Environment, FreezeWindow, Release, RolloutEvent, Schedule
+from releases.models import Approval, Environment, FreezeWindow, Release, RolloutEvent, RuleChange, Schedule
 
 
 class FreezeWindowSerializer(serializers.ModelSerializer):
@@ -253,3 +253,31 @@ class ReleaseDiffSerializer(serializers.Serializer):
     commits_error = serializers.CharField(help_text="why no commit list is shown")
     model_version = ModelChangeSerializer()
     metrics = MetricDeltaSerializer(many=True)
+
+
+class RuleChangeSerializer(serializers.ModelSerializer):
+    environment = serializers.IntegerField(source="environment_id", read_only=True)
+    proposed_by = serializers.CharField(source="proposed_by.username", read_only=True)
+    decided_by = serializers.CharField(
+        source="decided_by.username", read_only=True, default=None, allow_null=True
+    )
+    changes = serializers.DictField(
+        child=serializers.ListField(child=serializers.JSONField(), min_length=2, max_length=2),
+        read_only=True,
+        help_text='{"field": [from, to]}; approver_group by group id',
+    )
+
+    class Meta:
+        model = RuleChange
+        fields = [
+            "id",
+            "environment",
+            "changes",
+            "state",
+            "proposed_by",
+            "proposed_at",
+            "decided_by",
+            "decided_at",
+            "reason",
+        ]
+        read_only_fields = fields

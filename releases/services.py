@@ -16,8 +16,8 @@ from builds.models import Build, Image
 from dashboard import audit, jobrunner, transitions
 from dashboard.audit import Actor
 from dashboard.errors import ConflictError, ForbiddenError, NotFoundError, ServiceError
-from releases import freeze, scheduling
-from releases.models import Approval, Environment, FreezeWindow, Release, Schedule
+from releases import freeze, rules, scheduling
+from releases.models import Approval, Environment, FreezeWindow, Release, RuleChange, Schedule
 
 ENVIRONMENT_FIELDS = (
     "order",
@@ -48,6 +48,11 @@ def _check_environment(environment: Environment) -> None:
 
 
 def create_environment(fields: dict[str, Any], *, actor: Actor) -> Environment:
+    """Create an environment; approval rules weaker than the defaults are only proposed (see
+    :mod:`releases.rules`) when a person asks, and wait in ``environment.rule_changes``."""
+    weaker: dict[str, list[Any]] = {}
+    if rules.by_a_person(actor):
+        fields, weaker = rules.split(Environment(**rules.DEFAULTS), fields)
     environment = Environment(**fields)
     environment.full_clean(validate_unique=False)
     _check_environment(environment)
@@ -55,25 +60,35 @@ def create_environment(fields: dict[str, Any], *, actor: Actor) -> Environment:
         with transaction.atomic():
             environment.save()
             audit.record("environment.create", environment, actor=actor, after=environment.audit_state())
+            if weaker:
+                rules.propose(environment, weaker, actor=actor, reason="asked for when it was created")
     except IntegrityError:
         raise ConflictError(f"{environment} already exists.", field="name") from None
     return environment
 
 
-def update_environment(environment: Environment, fields: dict[str, Any], *, actor: Actor) -> Environment:
+def update_environment(
+    environment: Environment, fields: dict[str, Any], *, actor: Actor
+) -> tuple[Environment, RuleChange | None]:
+    """Change an environment's settings. A person's change that weakens the approval rules is
+    only proposed, for a second person to approve (:mod:`releases.rules`); it is returned."""
     with transaction.atomic():
         environment = Environment.objects.select_for_update().get(pk=environment.pk)
+        fields = {name: value for name, value in fields.items() if name in ENVIRONMENT_FIELDS}
+        weaker: dict[str, list[Any]] = {}
+        if rules.by_a_person(actor):
+            fields, weaker = rules.split(environment, fields)
         before = environment.audit_state()
         for name, value in fields.items():
-            if name in ENVIRONMENT_FIELDS:
-                setattr(environment, name, value)
+            setattr(environment, name, value)
         environment.full_clean(validate_unique=False)
         _check_environment(environment)
         environment.save()
         audit.record_update(
             "environment.update", environment, actor=actor, before=before, after=environment.audit_state()
         )
-    return environment
+        proposed = rules.propose(environment, weaker, actor=actor) if weaker else None
+    return environment, proposed
 
 
 # --- transitions ------------------------------------------------------------------------------------

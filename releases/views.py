@@ -10,15 +10,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from builds.lookups import build_suggestions, releasable_builds
+from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
 from dashboard.forms import add_service_error, describe_errors
 from dashboard.widgets import render_suggestions
-from releases import services
+from releases import rules, services
 from releases.api import environments, releases
 from releases.diff import release_diff
 from releases.forms import DecisionForm, FreezeWindowForm, RequestReleaseForm, ScheduleForm
 from releases.inbox import approval_refusals
-from releases.models import Environment, Release, Schedule
+from releases.models import Environment, Release, RuleChange, Schedule
 from releases.serializers import EnvironmentSerializer
 
 VIEW_RELEASES = "releases.view_release"
@@ -69,6 +70,12 @@ def environment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "schedule_form": ScheduleForm(),
         "freeze_form": FreezeWindowForm(),
         "frozen": services.active_freeze(environment),
+        "rule_changes": [
+            (change, rules.why_not_decide(change, request.user), rules.describe(change))
+            for change in environment.rule_changes.filter(state=RuleChange.State.PENDING).select_related(
+                "proposed_by"
+            )[:20]
+        ],
     }
     return render(request, "releases/environment_detail.html", context)
 
@@ -90,6 +97,7 @@ def environment_action(request: HttpRequest, pk: int, action: str) -> HttpRespon
         "rollback": ("releases.rollback_release", _rollback),
         "schedule": ("releases.schedule_release", _add_schedule),
         "freeze": ("releases.change_environment", _add_freeze),
+        "rule-change": ("releases.view_environment", _decide_rule_change),
     }
     if action not in handlers or not request.user.has_perm(handlers[action][0]):
         return render(request, "403.html", status=403)
@@ -98,6 +106,20 @@ def environment_action(request: HttpRequest, pk: int, action: str) -> HttpRespon
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect(environment)
+
+
+def _decide_rule_change(request: HttpRequest, environment: Environment) -> None:
+    change = get_object_or_404(environment.rule_changes, pk=parse_id(request.POST.get("change")) or 0)
+    decision = request.POST.get("decision")
+    if decision == "withdraw":
+        rules.withdraw(change, actor=request.user)
+    elif decision in ("approve", "reject"):
+        rules.decide(
+            change, approve=decision == "approve", actor=request.user, reason=request.POST.get("reason", "")
+        )
+    else:
+        raise ServiceError("Choose approve, reject or withdraw.")
+    messages.success(request, f"Rule change #{change.pk}: {decision} recorded.")
 
 
 def _rollback(request: HttpRequest, environment: Environment) -> None:

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from releases import services
 from releases.inbox import approval_refusals
 from releases.models import Release
+from tests.releases.conftest import SETUP
 from tests.releases.helpers import candidate, environment
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +22,7 @@ def environments(application, manager):
     return [
         environment(application, "staging", actor=manager),  # approvers: release managers
         environment(application, "prod", actor=manager, approver_group=reviewers),
-        environment(application, "dev", actor=manager, approver_group=None, allow_self_approval=True),
+        environment(application, "dev", actor=SETUP, approver_group=None, allow_self_approval=True),
     ]
 
 

@@ -10,6 +10,7 @@ from django.db import DatabaseError, connection
 from dashboard.models import AuditEvent
 from releases import deployer, services
 from releases.models import Environment, Release
+from tests.releases.conftest import SETUP
 from tests.releases.helpers import candidate, environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,7 +51,7 @@ def crash_when_recording_what_runs() -> Iterator[None]:
 
 
 def deploying(application, manager, churn_model) -> Release:
-    env = environment(application, actor=manager, required_approvals=0)
+    env = environment(application, actor=SETUP, required_approvals=0)
     image = candidate(application, churn_model.versions.get(), "v2")
     release = Release.objects.create(environment=env, image=image, digest=image.digest, state="queued")
     assert deployer.claim_next(env.pk) == release

@@ -8,6 +8,7 @@ import pytest
 
 from releases import scheduler, services
 from releases.models import Environment, Release, Schedule, ScheduleRun
+from tests.releases.conftest import SETUP
 from tests.releases.helpers import candidate, environment, mark_succeeded
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +18,7 @@ WINTER_SLOT = datetime(2026, 1, 15, 1, 0, tzinfo=UTC)  # 02:00 Europe/Amsterdam
 
 @pytest.fixture
 def staging(application, manager):
-    return environment(application, "staging", actor=manager, allow_self_approval=True)
+    return environment(application, "staging", actor=SETUP, allow_self_approval=True)
 
 
 @pytest.fixture
