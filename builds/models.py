@@ -13,6 +13,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations import git
+from integrations.errors import PermanentError
 from models_registry.models import ModelVersion, RegisteredModel, validate_model_name
 
 COMMIT_PATTERN = re.compile(r"^[0-9a-f]{40}$")
@@ -33,6 +35,19 @@ def validate_branch(value: str) -> None:
         raise ValidationError("Not a valid branch name.")
 
 
+def validate_repository_url(value: str) -> None:
+    """A git URL or an absolute path, holding no credentials: those stay on the workers."""
+    try:
+        git.validate_repo_url(value)
+    except PermanentError as exc:
+        raise ValidationError(f"{exc.message}.") from None
+    if git.credentials_in(value):
+        raise ValidationError(
+            "Put no user name, password or token in the URL (everyone who can read the application "
+            "would see it): give the workers a git credentials file instead (GIT_CREDENTIALS_FILE)."
+        )
+
+
 def validate_command(value: str) -> None:
     try:
         if not shlex.split(value):
@@ -50,7 +65,11 @@ class Application(models.Model):
 
     name = models.CharField(max_length=100, unique=True, validators=[validate_model_name])
     description = models.TextField(blank=True)
-    repository_url = models.CharField(max_length=500, help_text="git URL or local path")
+    repository_url = models.CharField(
+        max_length=500,
+        validators=[validate_repository_url],
+        help_text="git URL or local path, without credentials",
+    )
     default_branch = models.CharField(max_length=200, default="main", validators=[validate_branch])
     app_path = models.CharField(
         max_length=300, blank=True, help_text="folder of the app inside the repository ('' = the root)"

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from dashboard.redaction import redact
+
 
 class AppendOnlyError(Exception):
     """Raised on any attempt to change or remove an audit event."""
@@ -61,6 +63,14 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("audit events cannot be deleted")
+
+    @property
+    def shown_before(self) -> Any:
+        return redact(self.before)
+
+    @property
+    def shown_after(self) -> Any:
+        return redact(self.after)
 
 
 class JobRun(models.Model):

@@ -7,6 +7,8 @@ from dashboard.models import AuditEvent, JobRun
 
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_name")
+    before = serializers.JSONField(source="shown_before", read_only=True, allow_null=True)
+    after = serializers.JSONField(source="shown_after", read_only=True, allow_null=True)
 
     class Meta:
         model = AuditEvent

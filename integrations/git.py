@@ -112,6 +112,15 @@ def validate_branch(branch: str) -> str:
     return branch
 
 
+def credentials_in(repo_url: str) -> bool:
+    """Whether a repository URL carries a secret: any user part of an http(s) URL (a token is
+    often sent as the user name), or a password in any URL."""
+    if "://" not in repo_url:
+        return False  # a path, or ssh's user@host:path, which names a user but holds no secret
+    parts = urlsplit(repo_url)
+    return bool(parts.password) or (parts.scheme in ("http", "https") and "@" in parts.netloc)
+
+
 def _git_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -120,6 +129,16 @@ def _git_env() -> dict[str, str]:
         GIT_SSH_COMMAND=env.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
         LC_ALL="C",  # stderr is matched against English phrases
     )
+    credentials = env.get("GIT_CREDENTIALS_FILE", "")
+    if credentials:
+        # Tokens for private repositories live in a file on the workers (a mounted secret in
+        # git's credential-store format), never in the URLs the dashboard stores and shows.
+        # https://git-scm.com/docs/git-credential-store, https://git-scm.com/docs/git-config#ENVIRONMENT
+        env.update(
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="credential.helper",
+            GIT_CONFIG_VALUE_0=f"store --file={credentials}",
+        )
     return env
 
 

@@ -1,0 +1,24 @@
+"""Credentials that reached stored text before they were refused are never shown again.
+
+Audit rows are append-only, so a repository URL with a token recorded before URLs were checked
+stays in the row; pages and the API show every stored value through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# scheme://user:password@host or scheme://token@host -> scheme://host
+USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"]+@")
+
+
+def redact(value: Any) -> Any:
+    """``value`` (JSON-like) with the user part of every URL inside its strings removed."""
+    if isinstance(value, str):
+        return USERINFO.sub(r"\1", value)
+    if isinstance(value, dict):
+        return {key: redact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
