@@ -29,6 +29,7 @@ from builds.integration import get_build_service, get_git_cache, get_registry
 from builds.models import Application, Build, Image, ImageTag
 from dashboard import jobrunner
 from dashboard.errors import ServiceError
+from dashboard.redaction import web_url
 from integrations.buildservice.base import BuildRequest, BuildService, BuildState
 from integrations.errors import IntegrationError, PermanentError, TemporaryError
 from integrations.git import redact_url
@@ -210,7 +211,8 @@ def _run_external(build: Build, log: BuildLog) -> Image:
     service = get_build_service(build.application.build_service)
     request = build_request(build)
     run = service.find(build.pk) or service.queue(request)
-    Build.objects.filter(pk=build.pk).update(external_id=run.external_id, external_url=run.url)
+    # A link other people open: stored only when it is a web address (never javascript: or data:).
+    Build.objects.filter(pk=build.pk).update(external_id=run.external_id, external_url=web_url(run.url))
     log(f"== {service.kind} run {run.external_id}: {run.url}")
     position, deadline, cancel_sent = 0, time.monotonic() + settings.BUILD_TIMEOUT, False
     while not run.is_terminal:

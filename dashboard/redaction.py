@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 # scheme://user:password@host or scheme://token@host -> scheme://host
 USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"]+@")
@@ -22,3 +23,11 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(item) for item in value]
     return value
+
+
+def web_url(value: str | None) -> str:
+    """``value`` if it is an http(s) address without credentials, else "": what may become a link."""
+    parts = urlsplit(value or "")
+    if parts.scheme in ("http", "https") and parts.hostname and not (parts.username or parts.password):
+        return value or ""
+    return ""

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from builds.models import Application
+from dashboard.redaction import web_url
 from releases import scheduling
 from releases.models import Approval, Environment, FreezeWindow, Release, RolloutEvent, RuleChange, Schedule
 
@@ -63,7 +64,7 @@ class EnvironmentSerializer(serializers.ModelSerializer):
     def get_url(self, obj: Environment) -> str | None:
         if obj.target_kind == Environment.TargetKind.LOCAL and isinstance(obj.target_config.get("port"), int):
             return f"http://127.0.0.1:{obj.target_config['port']}/"
-        return obj.target_config.get("app_url") or None
+        return web_url(obj.target_config.get("app_url")) or None  # a setting saved before it was checked
 
 
 class ApprovalSerializer(serializers.ModelSerializer):
