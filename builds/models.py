@@ -340,17 +340,27 @@ class ImageTag(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """Each accepted push webhook, kept so a replayed delivery is recognised and ignored."""
+    """Each accepted push webhook, kept so a replayed delivery is recognised and ignored.
+
+    A replay is recognised by its delivery id and by the hash of its body: the body is what the
+    signature covers, while the delivery id header is not signed and can be changed at will.
+    """
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="webhook_deliveries")
     provider = models.CharField(max_length=20)
     delivery_id = models.CharField(max_length=100)
+    body_sha256 = models.CharField(max_length=64, blank=True, default="")
     commit = models.CharField(max_length=40, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints: ClassVar = [
-            models.UniqueConstraint(fields=["provider", "delivery_id"], name="unique_webhook_delivery")
+            models.UniqueConstraint(fields=["provider", "delivery_id"], name="unique_webhook_delivery"),
+            models.UniqueConstraint(
+                fields=["application", "provider", "body_sha256"],
+                condition=~models.Q(body_sha256=""),
+                name="unique_webhook_body",
+            ),
         ]
 
     def __str__(self) -> str:

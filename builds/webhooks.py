@@ -89,12 +89,12 @@ def receive(request: HttpRequest, provider: str, name: str) -> JsonResponse:
         )
     try:
         push = PROVIDERS[provider](request, application.webhook_secret)
-        return _accept(application, provider, push)
+        return _accept(application, provider, push, hashlib.sha256(request.body).hexdigest())
     except Refused as exc:
         return JsonResponse({"detail": exc.message}, status=exc.status)
 
 
-def _accept(application: Application, provider: str, push: Push | None) -> JsonResponse:
+def _accept(application: Application, provider: str, push: Push | None, body_sha256: str) -> JsonResponse:
     if push is None:
         return JsonResponse({"status": "ignored", "detail": "not a push event"}, status=202)
     if not push.delivery_id:
@@ -112,6 +112,7 @@ def _accept(application: Application, provider: str, push: Push | None) -> JsonR
                 application=application,
                 provider=provider,
                 delivery_id=push.delivery_id[:100],
+                body_sha256=body_sha256,
                 commit=push.commit,
             )
             audit.record("webhook.push", delivery, actor=f"webhook:{provider}", after={"commit": push.commit})

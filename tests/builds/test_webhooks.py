@@ -78,6 +78,17 @@ def test_a_replayed_delivery_is_ignored(client, application, app_repo):
     assert JobRun.objects.filter(name="builds.jobs.handle_push").count() == 1
 
 
+def test_a_captured_delivery_resent_with_a_new_delivery_id_is_ignored(client, application, app_repo):
+    """The delivery id header is not signed: the signed body is what identifies a push."""
+    payload = {"ref": "refs/heads/main", "after": app_repo.head, "repository": {"pushed_at": 1764650000}}
+    assert github(client, payload, delivery="d-original").status_code == 202
+    replay = github(client, payload, delivery="d-forged-new-id")
+    assert replay.status_code == 200 and replay.json()["detail"] == "replayed delivery"
+    assert JobRun.objects.filter(name="builds.jobs.handle_push").count() == 1
+    next_push = {**payload, "repository": {"pushed_at": 1764650100}}  # another real push of the same head
+    assert github(client, next_push, delivery="d-2").status_code == 202
+
+
 def test_other_branches_and_events_are_ignored(client, application, app_repo):
     assert github(client, {"ref": "refs/heads/feature", "after": app_repo.head}).json()["status"] == "ignored"
     assert github(client, {"zen": "hi"}, event="ping", delivery="p").json()["status"] == "ignored"
