@@ -9,12 +9,16 @@ from django.shortcuts import get_object_or_404, render
 
 from dashboard.filters import AuditFilterForm
 from dashboard.models import AuditEvent, JobRun
+from dashboard.roles import role_names
 from models_registry.models import ModelVersion, RegisteredModel
 from releases.models import Environment, Release
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    if not role_names(request.user):
+        # Signed in, but nobody gave them a role yet: every page would refuse them; say why here.
+        return render(request, "dashboard/no_role.html", status=403)
     context = {
         "model_count": RegisteredModel.objects.count(),
         "version_count": ModelVersion.objects.count(),

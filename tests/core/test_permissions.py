@@ -113,3 +113,11 @@ def test_pages_redirect_anonymous_users_to_login(client):
     response = client.get("/models/")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+def test_a_user_without_a_role_is_told_so_instead_of_seeing_the_overview(client, make_user):
+    client.force_login(make_user("newcomer"))
+    response = client.get("/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Your account has no role yet" in page and "What runs where" not in page
