@@ -28,7 +28,7 @@ from dashboard.heartbeat import Heartbeat
 from integrations.deploy.base import DeploymentTarget, DeployRequest, RolloutStatus
 from integrations.errors import IntegrationError, PermanentError, TemporaryError
 from releases import services
-from releases.models import Environment, Release, RolloutEvent
+from releases.models import Environment, Release, RolloutEvent, RunPeriod
 from releases.targets import target_for
 
 logger = logging.getLogger(__name__)
@@ -277,9 +277,12 @@ def finish(release: Release, *, succeeded: bool, reason: str) -> str:
 
 def _now_runs(environment: Environment, release: Release) -> None:
     before = environment.current_release_id
+    now = timezone.now()
     Environment.objects.filter(pk=environment.pk).update(
         current_release=release, active_release=None, drift=""
     )
+    RunPeriod.objects.filter(environment=environment, ended_at__isnull=True).update(ended_at=now)
+    RunPeriod.objects.create(environment=environment, release=release, started_at=now)
     audit.record(
         "environment.now_runs",
         environment,

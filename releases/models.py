@@ -427,3 +427,23 @@ class RuleChange(models.Model):
 
     def audit_state(self) -> dict[str, Any]:
         return {"state": self.state, "changes": self.changes}
+
+
+class RunPeriod(models.Model):
+    """When a release was what ran in an environment: from becoming current until replaced.
+
+    Written in the same transaction as ``Environment.current_release`` (one open period per
+    environment), so "what ran there at 02:13 last Tuesday" is one indexed lookup.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="run_periods")
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="run_periods")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="empty while it still runs")
+
+    class Meta:
+        ordering: ClassVar = ["-started_at", "-id"]
+        indexes: ClassVar = [models.Index(fields=["environment", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"release #{self.release_id} in {self.environment_id} from {self.started_at:%Y-%m-%d %H:%M}"
