@@ -16,6 +16,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from dashboard.converters import parse_id
 from dashboard.errors import ServiceError
 from dashboard.forms import describe_errors
+from dashboard.limits import RequestTooLarge, too_large
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -66,6 +67,10 @@ class HasRolePermission(BasePermission):
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler plus our service errors; every error body is JSON with a ``detail``."""
+    large = exc if isinstance(exc, RequestTooLarge) else too_large(exc)
+    if large is not None:
+        body = {"detail": str(large.detail), "code": "too_large", "limit": large.limit}
+        return Response(body, status=large.status_code)
     if isinstance(exc, ServiceError):
         body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
         if exc.field:

@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +23,7 @@ from rest_framework.views import APIView
 from dashboard import tokens
 from dashboard.errors import NotFoundError, ServiceError
 from dashboard.models import ApiToken
+from dashboard.parsers import FormParser, MultiPartParser
 from dashboard.safejson import SafeJSONParser
 from dashboard.signin import SignInRateThrottle, lockout_response
 

@@ -11,7 +11,6 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 from dashboard import jobrunner
 from dashboard.api import HasRolePermission
 from dashboard.errors import ConflictError, NotFoundError, ServiceError
+from dashboard.parsers import FormParser, MultiPartParser
 from dashboard.safejson import SafeJSONParser
 from dashboard.serializers import JobRunSerializer
 from integrations.errors import IntegrationError, IntegrityMismatch
@@ -119,8 +119,6 @@ class VersionListView(generics.ListCreateAPIView):
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if getattr(request._request, "upload_too_large", False):
-            raise ServiceError("The file is larger than the configured MAX_UPLOAD_BYTES.")
         model = self.get_model()
         serializer = VersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
