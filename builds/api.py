@@ -23,8 +23,7 @@ from builds.serializers import (
     ImageSerializer,
 )
 from dashboard import jobrunner
-from dashboard.api import HasRolePermission, query_id, query_text
-from dashboard.converters import parse_id
+from dashboard.api import HasRolePermission, Pagination, query_id, query_int, query_text
 from dashboard.errors import NotFoundError
 from dashboard.serializers import JobRunSerializer
 from models_registry.models import ModelVersion
@@ -32,6 +31,7 @@ from models_registry.models import ModelVersion
 VIEW_APPS = "builds.view_application"
 VIEW_BUILDS = "builds.view_build"
 VIEW_IMAGES = "builds.view_image"
+MAX_LOG_OFFSET = Pagination.max_offset
 
 
 class ApplicationListView(generics.ListCreateAPIView):
@@ -167,10 +167,13 @@ class BuildLogView(APIView):
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_BUILDS}
 
-    @extend_schema(parameters=[OpenApiParameter("offset", int)], responses=BuildLogSerializer)
+    @extend_schema(
+        parameters=[OpenApiParameter("offset", {"type": "integer", "minimum": 0, "maximum": MAX_LOG_OFFSET})],
+        responses=BuildLogSerializer,
+    )
     def get(self, request: Request, pk: int) -> Response:
         build = get_object_or_404(Build.objects.only("log", "state"), pk=pk)
-        offset = parse_id(request.query_params.get("offset")) or 0
+        offset = query_int(request.query_params, "offset", default=0, low=0, high=MAX_LOG_OFFSET)
         text = build.log[offset:]
         return Response(
             {"offset": offset, "next_offset": offset + len(text), "text": text, "state": build.state}

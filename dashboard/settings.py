@@ -281,6 +281,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "dashboard.api.Pagination",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dashboard.negotiation.ContentNegotiation",  # ?format=bogus: a 400
     "DEFAULT_PARSER_CLASSES": [
         "dashboard.safejson.SafeJSONParser",
         "dashboard.parsers.FormParser",  # refuses a NUL in a field, as the JSON parser does
