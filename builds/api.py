@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,6 +38,7 @@ class ApplicationListView(generics.ListCreateAPIView):
     serializer_class = ApplicationSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_APPS, "POST": "builds.add_application"}
+    error_statuses = {"POST": (409,)}
     queryset = Application.objects.select_related("model").order_by("name")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -72,12 +73,14 @@ def builds_queryset() -> QuerySet[Build]:
     return Build.objects.select_related("application", "model_version__model", "requested_by", "image")
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("application", str),
-        OpenApiParameter("state", str),
-        OpenApiParameter("commit", str),
-    ]
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            OpenApiParameter("application", str),
+            OpenApiParameter("state", str),
+            OpenApiParameter("commit", str),
+        ]
+    )
 )
 class BuildListView(generics.ListCreateAPIView):
     """List builds, or request one (``POST``).
@@ -91,6 +94,7 @@ class BuildListView(generics.ListCreateAPIView):
     serializer_class = BuildSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_BUILDS, "POST": "builds.trigger_build"}
+    error_statuses = {"POST": (404, 409)}  # the application or model version named; what can be built
 
     def get_queryset(self) -> QuerySet[Build]:
         params = self.request.query_params
@@ -139,6 +143,7 @@ class BuildDetailView(generics.RetrieveAPIView):
 
 class BuildActionView(APIView):
     permission_classes = [HasRolePermission]
+    error_statuses = {"POST": (409,)}
     action = ""
 
     @extend_schema(request=None, responses=BuildSerializer)
@@ -221,6 +226,7 @@ class ImageSyncView(APIView):
 
     permission_classes = [HasRolePermission]
     required_permissions = {"POST": "builds.sync_images"}
+    error_statuses = {"POST": (409,)}
 
     @extend_schema(request=None, responses={202: JobRunSerializer})
     def post(self, request: Request) -> Response:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from builds.models import Application, Build, Image
@@ -44,6 +45,7 @@ class BuildSerializer(serializers.ModelSerializer):
     )
     image = ImageSummarySerializer(read_only=True, allow_null=True)
     commit = serializers.SerializerMethodField()
+    external_url = serializers.SerializerMethodField()
     requested_ref = serializers.CharField(
         read_only=True,
         help_text="what was asked for: a commit sha (or prefix), or refs/heads/<branch> for its head",
@@ -78,6 +80,11 @@ class BuildSerializer(serializers.ModelSerializer):
     def get_commit(self, obj: Build) -> str | None:
         """The full sha; null while the build job is still resolving what was asked for."""
         return obj.commit or None
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_external_url(self, obj: Build) -> str | None:
+        """The run's page in the build service; null for a local build."""
+        return obj.external_url or None
 
 
 class BuildCreateSerializer(serializers.Serializer):

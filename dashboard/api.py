@@ -115,7 +115,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response({"detail": str(exc) or HasRolePermission.message}, status=403)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, list):
-        response.data = {"detail": response.data}
+        response.data = {"detail": " ".join(str(message) for message in response.data) or "Invalid input."}
     elif response is not None and "detail" not in response.data:
         response.data = {"detail": describe_errors(response.data), "errors": response.data}
     return response

@@ -279,7 +279,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "dashboard.openapi.AutoSchema",  # adds every operation's error answers
     "DEFAULT_PAGINATION_CLASS": "dashboard.api.Pagination",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dashboard.negotiation.ContentNegotiation",  # ?format=bogus: a 400
     "DEFAULT_PARSER_CLASSES": [

@@ -52,6 +52,7 @@ class ModelListView(generics.ListCreateAPIView):
     serializer_class = RegisteredModelSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_MODELS, "POST": "models_registry.add_registeredmodel"}
+    error_statuses = {"POST": (409,)}
 
     def get_queryset(self) -> QuerySet[RegisteredModel]:
         return models_with_counts()
@@ -98,6 +99,7 @@ class VersionListView(generics.ListCreateAPIView):
     serializer_class = ModelVersionSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_VERSIONS, "POST": "models_registry.add_modelversion"}
+    error_statuses = {"POST": (503,)}
     parser_classes = [MultiPartParser, FormParser, SafeJSONParser]
 
     def get_model(self) -> RegisteredModel:
@@ -150,6 +152,7 @@ def get_version(name: str, number: int) -> ModelVersion:
 class VersionDetailView(APIView):
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_VERSIONS, "PATCH": "models_registry.change_modelversion_status"}
+    error_statuses = {"PATCH": (409,)}
 
     @extend_schema(responses=ModelVersionSerializer)
     def get(self, request: Request, name: str, number: int) -> Response:
@@ -171,6 +174,7 @@ class VersionDetailView(APIView):
 class VersionDownloadView(APIView):
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_VERSIONS}
+    error_statuses = {"GET": (409, 503)}
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request: Request, name: str, number: int) -> StreamingHttpResponse:
@@ -218,10 +222,11 @@ class SyncView(APIView):
 
     permission_classes = [HasRolePermission]
     required_permissions = {"POST": "models_registry.sync_model_store"}
+    error_statuses = {"POST": (409,)}
 
     @extend_schema(request=None, responses={202: JobRunSerializer})
     def post(self, request: Request) -> Response:
         run = jobrunner.start_for(request.user, jobs.sync_model_store)
         if run is None:
-            raise ServiceError("A sync of the model store is already queued or running.")
+            raise ConflictError("A sync of the model store is already queued or running.")
         return Response(JobRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

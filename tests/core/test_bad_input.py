@@ -66,6 +66,7 @@ def test_a_freeze_window_longer_than_a_year_is_refused(as_admin, application, ma
         "/api/v1/releases/?application=a%00",
         "/api/v1/releases/?state=%00",
         "/api/v1/environments/?application=a%00",
+        "/api/v1/jobs/?status=%00",
     ],
 )
 def test_a_nul_in_a_text_filter_is_a_400_not_a_database_error(as_admin, url):
