@@ -4,12 +4,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from builds.models import Application, Build, Image
+from dashboard.limits import DESCRIPTION_MAX_LENGTH
 from models_registry.models import RegisteredModel
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
     model = serializers.SlugRelatedField(slug_field="name", queryset=RegisteredModel.objects.all())
-    webhook_secret = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    webhook_secret = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=200)
     has_webhook_secret = serializers.SerializerMethodField()
 
     class Meta:
@@ -24,7 +25,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["last_seen_commit", "last_polled_at", "poll_error", "created_at"]
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs = {"name": {"validators": []}, "description": {"max_length": DESCRIPTION_MAX_LENGTH}}
 
     def get_has_webhook_secret(self, obj: Application) -> bool:
         return bool(obj.webhook_secret)
@@ -88,7 +89,7 @@ class BuildSerializer(serializers.ModelSerializer):
 
 
 class BuildCreateSerializer(serializers.Serializer):
-    application = serializers.CharField()
+    application = serializers.CharField(max_length=100)
     commit = serializers.CharField(
         required=False,
         allow_blank=True,

@@ -1,4 +1,4 @@
-"""How much the API accepts: the size of a request.
+"""How much the API and the pages accept: lengths of free text, and the size of a request.
 
 A request over a size limit is refused with **413** and a JSON body naming the limit, whichever
 limit it is: an uploaded file over ``MAX_UPLOAD_BYTES``, a body (JSON, form fields) over Django's
@@ -11,6 +11,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from rest_framework.exceptions import APIException
+
+# Free text people type: descriptions of models and applications, and the notes, comments and
+# reasons that go with a release, an approval or a status change.
+DESCRIPTION_MAX_LENGTH = 10_000
+NOTE_MAX_LENGTH = 2_000
 
 
 class RequestTooLarge(APIException):

@@ -31,6 +31,8 @@ MAX_VALID_DAYS = 3650
 
 
 class TokenRequestSerializer(AuthTokenSerializer):
+    # No longer than a user name can be: a longer one would reach the database (and django-axes' log).
+    username = serializers.CharField(max_length=150, write_only=True)
     name = serializers.CharField(
         required=False, default="api", max_length=100, help_text="what the token is for"
     )
