@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,8 +23,7 @@ from builds.serializers import (
     ImageSerializer,
 )
 from dashboard import jobrunner
-from dashboard.api import HasRolePermission, query_id, query_text
-from dashboard.converters import parse_id
+from dashboard.api import HasRolePermission, Pagination, query_id, query_int, query_text
 from dashboard.errors import NotFoundError
 from dashboard.serializers import JobRunSerializer
 from models_registry.models import ModelVersion
@@ -32,12 +31,14 @@ from models_registry.models import ModelVersion
 VIEW_APPS = "builds.view_application"
 VIEW_BUILDS = "builds.view_build"
 VIEW_IMAGES = "builds.view_image"
+MAX_LOG_OFFSET = Pagination.max_offset
 
 
 class ApplicationListView(generics.ListCreateAPIView):
     serializer_class = ApplicationSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_APPS, "POST": "builds.add_application"}
+    error_statuses = {"POST": (409,)}
     queryset = Application.objects.select_related("model").order_by("name")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -72,12 +73,14 @@ def builds_queryset() -> QuerySet[Build]:
     return Build.objects.select_related("application", "model_version__model", "requested_by", "image")
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("application", str),
-        OpenApiParameter("state", str),
-        OpenApiParameter("commit", str),
-    ]
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            OpenApiParameter("application", str),
+            OpenApiParameter("state", str),
+            OpenApiParameter("commit", str),
+        ]
+    )
 )
 class BuildListView(generics.ListCreateAPIView):
     """List builds, or request one (``POST``).
@@ -91,6 +94,7 @@ class BuildListView(generics.ListCreateAPIView):
     serializer_class = BuildSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_BUILDS, "POST": "builds.trigger_build"}
+    error_statuses = {"POST": (404, 409)}  # the application or model version named; what can be built
 
     def get_queryset(self) -> QuerySet[Build]:
         params = self.request.query_params
@@ -139,6 +143,7 @@ class BuildDetailView(generics.RetrieveAPIView):
 
 class BuildActionView(APIView):
     permission_classes = [HasRolePermission]
+    error_statuses = {"POST": (409,)}
     action = ""
 
     @extend_schema(request=None, responses=BuildSerializer)
@@ -167,10 +172,13 @@ class BuildLogView(APIView):
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_BUILDS}
 
-    @extend_schema(parameters=[OpenApiParameter("offset", int)], responses=BuildLogSerializer)
+    @extend_schema(
+        parameters=[OpenApiParameter("offset", {"type": "integer", "minimum": 0, "maximum": MAX_LOG_OFFSET})],
+        responses=BuildLogSerializer,
+    )
     def get(self, request: Request, pk: int) -> Response:
         build = get_object_or_404(Build.objects.only("log", "state"), pk=pk)
-        offset = parse_id(request.query_params.get("offset")) or 0
+        offset = query_int(request.query_params, "offset", default=0, low=0, high=MAX_LOG_OFFSET)
         text = build.log[offset:]
         return Response(
             {"offset": offset, "next_offset": offset + len(text), "text": text, "state": build.state}
@@ -218,6 +226,7 @@ class ImageSyncView(APIView):
 
     permission_classes = [HasRolePermission]
     required_permissions = {"POST": "builds.sync_images"}
+    error_statuses = {"POST": (409,)}
 
     @extend_schema(request=None, responses={202: JobRunSerializer})
     def post(self, request: Request) -> Response:

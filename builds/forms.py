@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from builds import lookups
 from builds.models import Application, Build
+from dashboard.limits import DESCRIPTION_MAX_LENGTH
 from dashboard.widgets import SUGGESTIONS, SuggestInput, Suggestion
 from models_registry.models import ModelVersion, RegisteredModel
 
@@ -28,14 +29,14 @@ class ApplicationForm(forms.ModelForm):
         error_messages={"invalid_choice": "No registered model has this name."},
         help_text="The registered model's name; the newest models are suggested.",
     )
+    description = forms.CharField(
+        required=False, max_length=DESCRIPTION_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     class Meta:
         model = Application
         fields = ["name", *Application.EDITABLE_FIELDS]
-        widgets = {
-            "description": forms.Textarea(attrs={"rows": 2}),
-            "webhook_secret": forms.PasswordInput(render_value=True),
-        }
+        widgets = {"webhook_secret": forms.PasswordInput(render_value=True)}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

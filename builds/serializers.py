@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from builds.models import Application, Build, Image
+from dashboard.limits import DESCRIPTION_MAX_LENGTH
 from models_registry.models import RegisteredModel
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
     model = serializers.SlugRelatedField(slug_field="name", queryset=RegisteredModel.objects.all())
-    webhook_secret = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    webhook_secret = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=200)
     has_webhook_secret = serializers.SerializerMethodField()
 
     class Meta:
@@ -23,7 +25,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["last_seen_commit", "last_polled_at", "poll_error", "created_at"]
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs = {"name": {"validators": []}, "description": {"max_length": DESCRIPTION_MAX_LENGTH}}
 
     def get_has_webhook_secret(self, obj: Application) -> bool:
         return bool(obj.webhook_secret)
@@ -44,6 +46,7 @@ class BuildSerializer(serializers.ModelSerializer):
     )
     image = ImageSummarySerializer(read_only=True, allow_null=True)
     commit = serializers.SerializerMethodField()
+    external_url = serializers.SerializerMethodField()
     requested_ref = serializers.CharField(
         read_only=True,
         help_text="what was asked for: a commit sha (or prefix), or refs/heads/<branch> for its head",
@@ -79,9 +82,14 @@ class BuildSerializer(serializers.ModelSerializer):
         """The full sha; null while the build job is still resolving what was asked for."""
         return obj.commit or None
 
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_external_url(self, obj: Build) -> str | None:
+        """The run's page in the build service; null for a local build."""
+        return obj.external_url or None
+
 
 class BuildCreateSerializer(serializers.Serializer):
-    application = serializers.CharField()
+    application = serializers.CharField(max_length=100)
     commit = serializers.CharField(
         required=False,
         allow_blank=True,

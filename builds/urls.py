@@ -1,15 +1,15 @@
 from django.urls import path
 
-import dashboard.converters  # noqa: F401  (registers the "id" path converter)
+import dashboard.converters  # noqa: F401  (registers the "id" and "name" path converters)
 from builds import views
 
 app_name = "builds"
 urlpatterns = [
     path("applications/", views.application_list, name="applications"),
-    path("applications/<str:name>/", views.application_detail, name="application"),
-    path("applications/<str:name>/edit/", views.application_edit, name="application_edit"),
+    path("applications/<name:name>/", views.application_detail, name="application"),
+    path("applications/<name:name>/edit/", views.application_edit, name="application_edit"),
     path(
-        "applications/<str:name>/model-versions/",
+        "applications/<name:name>/model-versions/",
         views.model_version_suggestions,
         name="model_versions",
     ),

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 
-from dashboard.api import HasRolePermission
+from dashboard.api import HasRolePermission, query_text
 from dashboard.errors import ServiceError
 from dashboard.filters import AuditFilterForm
 from dashboard.forms import describe_errors
@@ -40,6 +40,9 @@ class AuditListView(generics.ListAPIView):
         return form.filter(AuditEvent.objects.all())
 
 
+@extend_schema(
+    parameters=[OpenApiParameter("status", enum=JobRun.Status.values, description="only runs in it")]
+)
 class JobRunListView(generics.ListAPIView):
     serializer_class = JobRunSerializer
     permission_classes = [HasRolePermission]
@@ -47,8 +50,12 @@ class JobRunListView(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[JobRun]:
         queryset = JobRun.objects.all()
-        status = self.request.query_params.get("status")
-        return queryset.filter(status=status) if status else queryset
+        status = query_text(self.request.query_params, "status")
+        if not status:
+            return queryset
+        if status not in JobRun.Status.values:
+            raise ServiceError(f"status must be one of {', '.join(JobRun.Status.values)}.", field="status")
+        return queryset.filter(status=status)
 
 
 class JobRunDetailView(generics.RetrieveAPIView):

@@ -1,4 +1,5 @@
-"""URL path converters: ids that fit the database's 64-bit integers (a longer number is a 404)."""
+"""URL path converters: ids that fit the database's 64-bit integers (a longer number is a 404), and
+names without control characters (PostgreSQL cannot even compare text holding a NUL: a 500)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,20 @@ class IdConverter:
         return str(value)
 
 
+class NameConverter:
+    """A model or application name in a path: no '/' and no control characters (a 404 otherwise)."""
+
+    regex = r"[^/\x00-\x1f\x7f]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 register_converter(IdConverter, "id")
+register_converter(NameConverter, "name")
 
 
 def parse_id(value: str | None) -> int | None:

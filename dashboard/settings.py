@@ -279,12 +279,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "dashboard.openapi.AutoSchema",  # adds every operation's error answers
     "DEFAULT_PAGINATION_CLASS": "dashboard.api.Pagination",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dashboard.negotiation.ContentNegotiation",  # ?format=bogus: a 400
     "DEFAULT_PARSER_CLASSES": [
         "dashboard.safejson.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "dashboard.parsers.FormParser",  # refuses a NUL in a field, as the JSON parser does
+        "dashboard.parsers.MultiPartParser",  # also: an upload over MAX_UPLOAD_BYTES is a 413
     ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "dashboard.api.exception_handler",

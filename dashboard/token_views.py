@@ -12,10 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +23,7 @@ from rest_framework.views import APIView
 from dashboard import tokens
 from dashboard.errors import NotFoundError, ServiceError
 from dashboard.models import ApiToken
+from dashboard.parsers import FormParser, MultiPartParser
 from dashboard.safejson import SafeJSONParser
 from dashboard.signin import SignInRateThrottle, lockout_response
 
@@ -31,6 +31,8 @@ MAX_VALID_DAYS = 3650
 
 
 class TokenRequestSerializer(AuthTokenSerializer):
+    # No longer than a user name can be: a longer one would reach the database (and django-axes' log).
+    username = serializers.CharField(max_length=150, write_only=True)
     name = serializers.CharField(
         required=False, default="api", max_length=100, help_text="what the token is for"
     )
@@ -63,6 +65,9 @@ class TokenView(APIView):
     permission_classes = [AllowAny]
     parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
     serializer_class = TokenRequestSerializer
+    # A sign-in is rate-limited and locked out; DELETE checks the token it is sent with (and, signed
+    # in by session, the CSRF token).
+    error_statuses = {"POST": (429,), "DELETE": (401, 403)}
 
     @extend_schema(request=TokenRequestSerializer, responses={201: IssuedTokenSerializer})
     def post(self, request: Request) -> Response:
@@ -78,9 +83,7 @@ class TokenView(APIView):
         token.token = key  # type: ignore[attr-defined]
         return Response(IssuedTokenSerializer(token).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        request=None, responses={204: None, 400: OpenApiResponse(description="not signed in with a token")}
-    )
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
         if not isinstance(request.auth, ApiToken):
             raise ServiceError("Sign in with the token to revoke (Authorization: Token <key>).")

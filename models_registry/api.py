@@ -11,7 +11,6 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 from dashboard import jobrunner
 from dashboard.api import HasRolePermission
 from dashboard.errors import ConflictError, NotFoundError, ServiceError
+from dashboard.parsers import FormParser, MultiPartParser
 from dashboard.safejson import SafeJSONParser
 from dashboard.serializers import JobRunSerializer
 from integrations.errors import IntegrationError, IntegrityMismatch
@@ -52,6 +52,7 @@ class ModelListView(generics.ListCreateAPIView):
     serializer_class = RegisteredModelSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_MODELS, "POST": "models_registry.add_registeredmodel"}
+    error_statuses = {"POST": (409,)}
 
     def get_queryset(self) -> QuerySet[RegisteredModel]:
         return models_with_counts()
@@ -98,6 +99,7 @@ class VersionListView(generics.ListCreateAPIView):
     serializer_class = ModelVersionSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_VERSIONS, "POST": "models_registry.add_modelversion"}
+    error_statuses = {"POST": (503,)}
     parser_classes = [MultiPartParser, FormParser, SafeJSONParser]
 
     def get_model(self) -> RegisteredModel:
@@ -119,8 +121,6 @@ class VersionListView(generics.ListCreateAPIView):
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if getattr(request._request, "upload_too_large", False):
-            raise ServiceError("The file is larger than the configured MAX_UPLOAD_BYTES.")
         model = self.get_model()
         serializer = VersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -152,6 +152,7 @@ def get_version(name: str, number: int) -> ModelVersion:
 class VersionDetailView(APIView):
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_VERSIONS, "PATCH": "models_registry.change_modelversion_status"}
+    error_statuses = {"PATCH": (409,)}
 
     @extend_schema(responses=ModelVersionSerializer)
     def get(self, request: Request, name: str, number: int) -> Response:
@@ -173,6 +174,7 @@ class VersionDetailView(APIView):
 class VersionDownloadView(APIView):
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_VERSIONS}
+    error_statuses = {"GET": (409, 503)}
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request: Request, name: str, number: int) -> StreamingHttpResponse:
@@ -220,10 +222,11 @@ class SyncView(APIView):
 
     permission_classes = [HasRolePermission]
     required_permissions = {"POST": "models_registry.sync_model_store"}
+    error_statuses = {"POST": (409,)}
 
     @extend_schema(request=None, responses={202: JobRunSerializer})
     def post(self, request: Request) -> Response:
         run = jobrunner.start_for(request.user, jobs.sync_model_store)
         if run is None:
-            raise ServiceError("A sync of the model store is already queued or running.")
+            raise ConflictError("A sync of the model store is already queued or running.")
         return Response(JobRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -1,16 +1,16 @@
 from django.urls import path
 
-import dashboard.converters  # noqa: F401  (registers the "id" path converter)
+import dashboard.converters  # noqa: F401  (registers the "id" and "name" path converters)
 from models_registry import api
 
 urlpatterns = [
     path("models/", api.ModelListView.as_view(), name="api-models"),
     path("models/sync/", api.SyncView.as_view(), name="api-models-sync"),
-    path("models/<str:name>/", api.ModelDetailView.as_view(), name="api-model"),
-    path("models/<str:name>/versions/", api.VersionListView.as_view(), name="api-versions"),
-    path("models/<str:name>/versions/<id:number>/", api.VersionDetailView.as_view(), name="api-version"),
+    path("models/<name:name>/", api.ModelDetailView.as_view(), name="api-model"),
+    path("models/<name:name>/versions/", api.VersionListView.as_view(), name="api-versions"),
+    path("models/<name:name>/versions/<id:number>/", api.VersionDetailView.as_view(), name="api-version"),
     path(
-        "models/<str:name>/versions/<id:number>/download/",
+        "models/<name:name>/versions/<id:number>/download/",
         api.VersionDownloadView.as_view(),
         name="api-version-download",
     ),

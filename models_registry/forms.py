@@ -4,12 +4,15 @@ from typing import Any
 
 from django import forms
 
+from dashboard.limits import DESCRIPTION_MAX_LENGTH
 from models_registry.models import ModelVersion, validate_model_name
 
 
 class ModelForm(forms.Form):
     name = forms.CharField(max_length=100, validators=[validate_model_name])
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    description = forms.CharField(
+        required=False, max_length=DESCRIPTION_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class VersionForm(forms.Form):
@@ -26,7 +29,9 @@ class VersionForm(forms.Form):
         help_text="A JSON object of numbers.",
     )
     framework = forms.CharField(required=False, max_length=100)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(
+        required=False, max_length=DESCRIPTION_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

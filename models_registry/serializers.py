@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from dashboard.limits import DESCRIPTION_MAX_LENGTH
 from models_registry.models import ModelVersion, RegisteredModel
 
 
@@ -66,7 +67,7 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
         model = RegisteredModel
         fields = ["name", "description", "owner", "created_at", "version_count", "latest_version"]
         read_only_fields = ["owner", "created_at", "version_count", "latest_version"]
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs = {"name": {"validators": []}, "description": {"max_length": DESCRIPTION_MAX_LENGTH}}
 
 
 class ModelUpdateSerializer(serializers.Serializer):

@@ -1,15 +1,15 @@
 from django.urls import path
 
-import dashboard.converters  # noqa: F401  (registers the "id" path converter)
+import dashboard.converters  # noqa: F401  (registers the "id" and "name" path converters)
 from models_registry import views
 
 app_name = "models_registry"
 urlpatterns = [
     path("", views.model_list, name="list"),
     path("sync/", views.sync_now, name="sync"),
-    path("<str:name>/", views.model_detail, name="model"),
-    path("<str:name>/compare/", views.compare, name="compare"),
-    path("<str:name>/versions/new/", views.version_create, name="version_create"),
-    path("<str:name>/versions/<id:number>/", views.version_detail, name="version"),
-    path("<str:name>/versions/<id:number>/download/", views.version_download, name="download"),
+    path("<name:name>/", views.model_detail, name="model"),
+    path("<name:name>/compare/", views.compare, name="compare"),
+    path("<name:name>/versions/new/", views.version_create, name="version_create"),
+    path("<name:name>/versions/<id:number>/", views.version_detail, name="version"),
+    path("<name:name>/versions/<id:number>/download/", views.version_download, name="download"),
 ]

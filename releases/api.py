@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from builds.models import Build, Image
 from dashboard.api import HasRolePermission, query_id, query_text
-from dashboard.errors import NotFoundError, ServiceError
+from dashboard.errors import ForbiddenError, NotFoundError, ServiceError
 from releases import services
 from releases.diff import release_diff
 from releases.models import Environment, FreezeWindow, Release, Schedule
@@ -60,11 +60,12 @@ def _environment_fields(data: dict[str, Any], application: Any) -> dict[str, Any
     return fields
 
 
-@extend_schema(parameters=[OpenApiParameter("application", str)])
+@extend_schema_view(get=extend_schema(parameters=[OpenApiParameter("application", str)]))
 class EnvironmentListView(generics.ListCreateAPIView):
     serializer_class = EnvironmentSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_ENVIRONMENTS, "POST": "releases.add_environment"}
+    error_statuses = {"POST": (409,)}
 
     def get_queryset(self) -> QuerySet[Environment]:
         application = query_text(self.request.query_params, "application")
@@ -126,12 +127,14 @@ class FreezeWindowDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("application", str),
-        OpenApiParameter("environment", int),
-        OpenApiParameter("state", str),
-    ]
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            OpenApiParameter("application", str),
+            OpenApiParameter("environment", int),
+            OpenApiParameter("state", str),
+        ]
+    )
 )
 class ReleaseListView(generics.ListCreateAPIView):
     """List releases, or request one for an environment from a succeeded build or an image."""
@@ -139,6 +142,7 @@ class ReleaseListView(generics.ListCreateAPIView):
     serializer_class = ReleaseSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_RELEASES, "POST": "releases.add_release"}
+    error_statuses = {"POST": (404, 409)}  # the environment, build or image named; the candidate's state
 
     def get_queryset(self) -> QuerySet[Release]:
         params, queryset = self.request.query_params, releases()
@@ -160,7 +164,7 @@ class ReleaseListView(generics.ListCreateAPIView):
             raise NotFoundError(f"No environment #{data['environment']}.")
         build, image = build_or_image(data)
         if data.get("scheduled_for") and not request.user.has_perm("releases.schedule_release"):
-            raise ServiceError("Your role does not allow scheduling releases.")
+            raise ForbiddenError("Your role does not allow scheduling releases.", field="scheduled_for")
         release = services.request_release(
             environment,
             build=build,
@@ -197,6 +201,7 @@ class ReleaseDetailView(generics.RetrieveAPIView):
 class ReleaseActionView(APIView):
     permission_classes = [HasRolePermission]
     serializer_class = DecisionSerializer
+    error_statuses = {"POST": (409,)}
 
     def act(self, request: Request, release: Release, data: dict[str, Any]) -> Any:
         raise NotImplementedError
@@ -247,6 +252,7 @@ class CandidateView(ReleaseActionView):
 
     required_permissions = {"POST": "releases.add_release"}
     serializer_class = CandidateSerializer
+    error_statuses = {"POST": (404, 409)}  # the build or image named; the release's or candidate's state
 
     @extend_schema(request=CandidateSerializer)
     def post(self, request: Request, pk: int) -> Response:

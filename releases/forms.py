@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from builds.forms import BuildField
 from builds.lookups import releasable_builds
+from dashboard.limits import NOTE_MAX_LENGTH
 from releases.models import Environment, FreezeWindow, Schedule
 
 
@@ -20,7 +21,9 @@ class RequestReleaseForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="Optional: deploy at this time (UTC) once approved.",
     )
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args: Any, environment: Environment, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -30,6 +33,10 @@ class RequestReleaseForm(forms.Form):
 
 class DecisionForm(forms.Form):
     comment = forms.CharField(required=False, max_length=2000)
+
+
+class RollbackForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=NOTE_MAX_LENGTH)
 
 
 class ScheduleForm(forms.ModelForm):

@@ -18,7 +18,9 @@ class FreezeWindowSerializer(serializers.ModelSerializer):
 class EnvironmentSerializer(serializers.ModelSerializer):
     application = serializers.SlugRelatedField(slug_field="name", queryset=Application.objects.all())
     previous = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
-    previous_environment = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    previous_environment = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=40
+    )
     current_release = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     active_release = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     current_image = serializers.CharField(

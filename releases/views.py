@@ -17,7 +17,7 @@ from dashboard.widgets import render_suggestions
 from releases import rules, services
 from releases.api import environments, releases
 from releases.diff import release_diff
-from releases.forms import DecisionForm, FreezeWindowForm, RequestReleaseForm, ScheduleForm
+from releases.forms import DecisionForm, FreezeWindowForm, RequestReleaseForm, RollbackForm, ScheduleForm
 from releases.inbox import approval_refusals
 from releases.models import Environment, Release, RuleChange, Schedule
 from releases.serializers import EnvironmentSerializer
@@ -123,7 +123,10 @@ def _decide_rule_change(request: HttpRequest, environment: Environment) -> None:
 
 
 def _rollback(request: HttpRequest, environment: Environment) -> None:
-    release = services.rollback(environment, actor=request.user, reason=request.POST.get("reason", ""))
+    form = RollbackForm(request.POST)
+    if not form.is_valid():
+        raise ServiceError(f"Not rolled back: {describe_errors(form.errors)}")
+    release = services.rollback(environment, actor=request.user, reason=form.cleaned_data["reason"])
     messages.success(request, f"Rollback queued as release #{release.pk}.")
 
 
@@ -188,8 +191,11 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     release = services.get_release(pk)
     if action not in ACTIONS or not request.user.has_perm(ACTIONS[action]):
         return render(request, "403.html", status=403)
-    comment = request.POST.get("comment", "")
+    decision = DecisionForm(request.POST)
     try:
+        if not decision.is_valid():
+            raise ServiceError(f"Not done: {describe_errors(decision.errors)}")
+        comment = decision.cleaned_data["comment"]
         if action == "approve":
             services.approve(release, actor=request.user, comment=comment)
         elif action == "reject":
