@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -79,6 +79,16 @@ class EnvironmentListView(generics.ListCreateAPIView):
         return Response(self.get_serializer(environment).data, status=status.HTTP_201_CREATED)
 
 
+PROPOSED = OpenApiResponse(
+    EnvironmentSerializer,
+    description="saved, but a weakening of the approval rules waits for a second person: see /rule-changes/",
+)
+
+
+@extend_schema_view(
+    put=extend_schema(responses={200: EnvironmentSerializer, 202: PROPOSED}),
+    patch=extend_schema(responses={200: EnvironmentSerializer, 202: PROPOSED}),
+)
 class EnvironmentDetailView(generics.RetrieveUpdateAPIView):
     serializer_class = EnvironmentSerializer
     permission_classes = [HasRolePermission]

@@ -46,7 +46,7 @@ class RuleChangeListView(generics.ListAPIView):
 class RuleChangeActionView(APIView):
     permission_classes = [HasRolePermission]
     required_permissions = {"POST": VIEW}  # who may decide is checked by releases.rules
-    action = ""
+    error_statuses = {"POST": (409,)}  # decided already, or the rules changed since
 
     @extend_schema(request=DecisionSerializer, responses=RuleChangeSerializer)
     def post(self, request: Request, pk: int) -> Response:
