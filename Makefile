@@ -51,7 +51,7 @@ test-pg:
 
 test-embedded:
 	env -u DATABASE_URL -u REDIS_URL VAR_DIR=$(CURDIR)/var/test-embedded \
-		$(PY) -m pytest -n $(PYTEST_WORKERS) -q -m "not azurite" --ignore=tests/integrations --ignore=tests/browser tests
+		$(PY) -m pytest -n $(PYTEST_WORKERS) -q -m "not azurite and not fuzz" --ignore=tests/integrations --ignore=tests/browser tests
 
 clean:
 	rm -rf var/ .pytest_cache

@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
 from dashboard import tokens
 from tests.core.fuzz_world import build_world, fuzz_config
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+pytestmark = [pytest.mark.slow, pytest.mark.fuzz, pytest.mark.django_db]
 
 ROLES = ["anonymous", "data-scientist", "release-manager", "on-call", "admin"]
 MAX_EXAMPLES = 10  # per operation, role and mode (valid / invalid data): the module runs in ~1.5 min
