@@ -39,7 +39,7 @@ RUN groupadd --system --gid 10001 dashboard \
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    DJANGO_SETTINGS_MODULE=dashboard.settings \
+    DJANGO_SETTINGS_MODULE=config.settings \
     VAR_DIR=/var/lib/dashboard \
     WEB_CONCURRENCY=2
 
@@ -70,5 +70,5 @@ ENTRYPOINT ["tini", "--"]
 # gunicorn takes its worker count from WEB_CONCURRENCY. Threads and the long timeout match
 # `manage.py runstack`: multi-gigabyte model uploads stream through one request. No control
 # socket: it would be written under $HOME, which the read-only root does not allow.
-CMD ["gunicorn", "dashboard.wsgi", "--bind", "0.0.0.0:8000", "--threads", "4", "--timeout", "900", \
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--threads", "4", "--timeout", "900", \
      "--graceful-timeout", "60", "--worker-tmp-dir", "/dev/shm", "--access-logfile", "-", "--no-control-socket"]

@@ -136,7 +136,7 @@ def isolate_environment(
         os.environ.pop(name, None)
         os.environ.pop(f"{name}_FILE", None)
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         VAR_DIR=str(var_dir),
         MODEL_STORE="filesystem",
         MODEL_STORE_PATH=str(var_dir / "models"),
@@ -197,7 +197,7 @@ def start_django(redis_url: str | None, cleanups: contextlib.ExitStack) -> None:
 
     cleanups.callback(connections.close_all)
     if not redis_url:
-        from dashboard.management.commands.runstack import start_embedded_redis
+        from core.management.commands.runstack import start_embedded_redis
 
         cleanups.callback(start_embedded_redis().shutdown)
 
@@ -207,7 +207,7 @@ def start_django(redis_url: str | None, cleanups: contextlib.ExitStack) -> None:
 
 def start_runstack_process(name: str, log_path: Path) -> subprocess.Popen[bytes]:
     """runstack's own command line for process ``name``, in its own session (Ctrl-C is ours)."""
-    from dashboard.management.commands.runstack import processes
+    from core.management.commands.runstack import processes
 
     command = shlex.split(processes()[name])
     with log_path.open("wb") as log:  # the child keeps its own copy of the file

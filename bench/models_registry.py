@@ -74,7 +74,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def create_user(password: str) -> Any:
-    from dashboard.management.commands.createuser import create_user_with_role
+    from core.management.commands.createuser import create_user_with_role
 
     return create_user_with_role(USER, "data-scientist", password)
 

@@ -277,10 +277,10 @@ def timed_sync(label: str, tags_in_registry: int, around: Callable[[], Any] | No
     from django.db import connection
 
     from builds import tagsync
-    from builds.integration import get_registry
+    from core import adapters
 
     figures = SyncFigures(label, tags_in_registry)
-    session = get_registry().http.session
+    session = adapters.registry().http.session
 
     def count_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
         figures.http[response.request.method or "?"] += 1
@@ -333,9 +333,9 @@ def profiled(result: dict[str, str]) -> Iterator[None]:
 
 def round_trip_ms(tags: list[str]) -> list[float]:
     """Latency of the one registry call a new tag costs (the adapter's HEAD manifest), alone."""
-    from builds.integration import get_registry
+    from core import adapters
 
-    registry, samples = get_registry(), []
+    registry, samples = adapters.registry(), []
     for tag in tags:
         started = time.perf_counter()
         registry.resolve(REPOSITORY, tag)

@@ -265,7 +265,7 @@ def prepare_dashboard(cluster: Cluster) -> tuple[Any, Any, Any]:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from builds import services as build_services
-    from dashboard.management.commands.createuser import create_user_with_role
+    from core.management.commands.createuser import create_user_with_role
     from models_registry import services as model_services
     from releases import services
     from releases.models import Environment
@@ -333,7 +333,7 @@ class Bench:
         self.read_recorded()
 
     def one_round(self, number: int, count: int) -> None:
-        from dashboard.models import JobRun
+        from core.models import JobRun
         from releases.models import Release
 
         since = self.last_request_seq()

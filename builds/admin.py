@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from builds.models import Application, Build, Image, ImageTag, WebhookDelivery
-from dashboard.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(Application)

@@ -22,10 +22,10 @@ from builds.serializers import (
     BuildSerializer,
     ImageSerializer,
 )
-from dashboard import jobrunner
-from dashboard.api import HasRolePermission, Pagination, query_id, query_int, query_text
-from dashboard.errors import NotFoundError
-from dashboard.serializers import JobRunSerializer
+from core import jobrunner
+from core.api import HasRolePermission, Pagination, query_id, query_int, query_text
+from core.errors import NotFoundError
+from core.serializers import JobRunSerializer
 from models_registry.models import ModelVersion
 
 VIEW_APPS = "builds.view_application"

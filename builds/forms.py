@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from builds import lookups
 from builds.models import Application, Build
-from dashboard.limits import DESCRIPTION_MAX_LENGTH
-from dashboard.widgets import SUGGESTIONS, SuggestInput, Suggestion
+from core.limits import DESCRIPTION_MAX_LENGTH
+from core.widgets import SUGGESTIONS, SuggestInput, Suggestion
 from models_registry.models import ModelVersion, RegisteredModel
 
 

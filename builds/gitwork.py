@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.conf import settings
 
 from builds.history import RecordedHistory
-from builds.integration import get_git_cache
 from builds.models import BRANCH_REF_PREFIX, Build
+from core import adapters
 from integrations import git
 from integrations.errors import IntegrationError, PermanentError
 
@@ -23,7 +23,7 @@ def resolve_requested(build: Build) -> str:
         return git.ls_remote_head(url, ref.removeprefix(BRANCH_REF_PREFIX))
     if not ref:
         raise PermanentError(f"build #{build.pk} names no commit to build", system=git.SYSTEM)
-    return git.resolve_commit(url, ref, cache=get_git_cache())
+    return git.resolve_commit(url, ref, cache=adapters.git_cache())
 
 
 def read_history(build: Build) -> RecordedHistory:
@@ -36,7 +36,7 @@ def read_history(build: Build) -> RecordedHistory:
     limit = settings.BUILD_HISTORY_COMMITS
     try:
         commits = git.commits_between(
-            build.application.repository_url, "", build.commit, limit=limit + 1, cache=get_git_cache()
+            build.application.repository_url, "", build.commit, limit=limit + 1, cache=adapters.git_cache()
         )
     except (IntegrationError, OSError) as exc:  # OSError: the mirror's folder cannot be made
         return RecordedHistory(error=str(exc))

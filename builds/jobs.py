@@ -1,4 +1,4 @@
-"""Background jobs of builds (run by the django-rq workers through dashboard.jobrunner)."""
+"""Background jobs of builds (run by the django-rq workers through core.jobrunner)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from builds import gitwork, runner, services, tagsync, triggers
 from builds.models import Application, Build
-from dashboard import jobrunner
+from core import jobrunner
 from integrations.errors import PermanentError
 from models_registry.models import ModelVersion
 

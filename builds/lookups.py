@@ -13,7 +13,7 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 
 from builds.models import Application, Build
-from dashboard.widgets import SUGGESTIONS, Suggestion
+from core.widgets import SUGGESTIONS, Suggestion
 from models_registry.models import ModelVersion
 
 BUILD_NUMBER = re.compile(r"^#?(\d{1,18})(?:\s|$)")  # "#12" or "12", or a picked "#12 · …" suggestion

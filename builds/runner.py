@@ -25,15 +25,13 @@ from django.utils import timezone
 
 from builds import gitwork, services
 from builds.history import RecordedHistory
-from builds.integration import get_build_service, get_git_cache, get_registry
 from builds.models import Application, Build, Image, ImageTag
-from dashboard import jobrunner
-from dashboard.errors import ServiceError
-from dashboard.redaction import web_url
+from core import adapters, jobrunner
+from core.errors import ServiceError
+from core.redaction import web_url
 from integrations.buildservice.base import BuildRequest, BuildService, BuildState
 from integrations.errors import IntegrationError, PermanentError, TemporaryError
 from integrations.git import redact_url
-from models_registry.services import get_store
 
 logger = logging.getLogger(__name__)
 ACTOR = "job:run_build"
@@ -112,7 +110,7 @@ def build_request(build: Build) -> BuildRequest:
         commit=build.commit,
         model_name=version.model.name,
         model_version=version.version,
-        model_uri=get_store().uri(version.storage_key, version_id=version.blob_version_id),
+        model_uri=adapters.model_store().uri(version.storage_key, version_id=version.blob_version_id),
         model_sha256=version.sha256,
         image_repository=application.image_repository,
         image_tag=build.image_tag,
@@ -199,7 +197,9 @@ def _run(build: Build, log: BuildLog) -> Image:
 def _run_local(build: Build, log: BuildLog) -> Image:
     from integrations.buildservice.local import BuildCancelled, LocalBuilder
 
-    builder = LocalBuilder(get_registry(), get_store(), settings.BUILD_WORKDIR, get_git_cache())
+    builder = LocalBuilder(
+        adapters.registry(), adapters.model_store(), settings.BUILD_WORKDIR, adapters.git_cache()
+    )
     try:
         result = builder.run(build_request(build), log=log, cancelled=cancel_requested(build.pk))
     except BuildCancelled as exc:
@@ -208,7 +208,7 @@ def _run_local(build: Build, log: BuildLog) -> Image:
 
 
 def _run_external(build: Build, log: BuildLog) -> Image:
-    service = get_build_service(build.application.build_service)
+    service = adapters.build_service(build.application.build_service)
     request = build_request(build)
     run = service.find(build.pk) or service.queue(request)
     # A link other people open: stored only when it is a web address (never javascript: or data:).
@@ -231,7 +231,7 @@ def _run_external(build: Build, log: BuildLog) -> Image:
         raise _Cancelled(run.result_reason or "cancelled in the build service")
     if run.state != BuildState.SUCCEEDED:
         raise PermanentError(run.result_reason or f"the {service.kind} run ended {run.state}")
-    registry = get_registry()
+    registry = adapters.registry()
     digest = registry.resolve(request.image_repository, request.image_tag)
     log(f"== {request.image_repository}:{request.image_tag} is {digest}")
     return _record(build, request.image_repository, digest)
@@ -245,7 +245,7 @@ def _copy_logs(service: BuildService, external_id: str, position: int, log: Buil
 
 
 def _record(build: Build, repository: str, digest: str) -> Image:
-    registry = get_registry()
+    registry = adapters.registry()
     config = registry.get_config(repository, digest)
     image = services.record_image(
         repository=repository,

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from builds.models import Application, Build, Image
-from dashboard.limits import DESCRIPTION_MAX_LENGTH
+from core.limits import DESCRIPTION_MAX_LENGTH
 from models_registry.models import RegisteredModel
 
 

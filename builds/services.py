@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from builds.history import RecordedHistory
 from builds.models import BRANCH_REF_PREFIX, COMMIT_PATTERN, Application, Build, BuildCommit, Image
-from dashboard import audit, jobrunner, transitions
-from dashboard.audit import Actor
-from dashboard.errors import ConflictError, NotFoundError, ServiceError
+from core import audit, jobrunner, transitions
+from core.audit import Actor
+from core.errors import ConflictError, NotFoundError, ServiceError
 from models_registry.models import ModelVersion
 
 SHORT_SHA = re.compile(r"^[0-9a-f]{7,40}$")

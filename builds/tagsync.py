@@ -18,8 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from builds import services
-from builds.integration import get_registry
 from builds.models import Application, Image, ImageTag
+from core import adapters
 from integrations.errors import IntegrationError, NotFound, PermanentError, TemporaryError, Unauthorized
 from integrations.registry import Registry, TagDetails
 
@@ -109,7 +109,7 @@ def _tag_digests(
 
 
 def sync_repository(repository: str, application: Application, report: TagSyncReport) -> None:
-    registry = get_registry()
+    registry = adapters.registry()
     known = dict(ImageTag.objects.filter(repository=repository).values_list("tag", "image__digest"))
     report.tags_seen += len(known)
     try:

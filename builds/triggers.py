@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from builds import services
 from builds.models import Application, Build
-from dashboard import jobrunner
-from dashboard.errors import ServiceError
+from core import jobrunner
+from core.errors import ServiceError
 from integrations import git
 from integrations.errors import IntegrationError, PermanentError
 from models_registry.models import ModelVersion

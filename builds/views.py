@@ -14,11 +14,11 @@ from builds.api import builds_queryset
 from builds.forms import ApplicationForm, BuildNowForm
 from builds.lookups import buildable_versions, version_suggestions
 from builds.models import Application, Build, Image
-from dashboard.converters import parse_id
-from dashboard.errors import ServiceError
-from dashboard.forms import add_service_error
-from dashboard.jobstatus import JobFailure, last_failure
-from dashboard.widgets import render_suggestions
+from core.converters import parse_id
+from core.errors import ServiceError
+from core.forms import add_service_error
+from core.jobstatus import JobFailure, last_failure
+from core.widgets import render_suggestions
 
 
 @login_required

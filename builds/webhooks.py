@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from builds.models import COMMIT_PATTERN, Application, WebhookDelivery
-from dashboard import audit, jobrunner, safejson
+from core import audit, jobrunner, safejson
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dashboard import jobrunner
-from dashboard.api import HasRolePermission
-from dashboard.errors import ConflictError, NotFoundError, ServiceError
-from dashboard.parsers import FormParser, MultiPartParser
-from dashboard.safejson import SafeJSONParser
-from dashboard.serializers import JobRunSerializer
+from core import jobrunner
+from core.api import HasRolePermission
+from core.errors import ConflictError, NotFoundError, ServiceError
+from core.parsers import FormParser, MultiPartParser
+from core.safejson import SafeJSONParser
+from core.serializers import JobRunSerializer
 from integrations.errors import IntegrationError, IntegrityMismatch
 from models_registry import content, jobs, services
 from models_registry.models import ModelVersion, RegisteredModel

@@ -1,6 +1,6 @@
 from django.urls import path
 
-import dashboard.converters  # noqa: F401  (registers the "id" and "name" path converters)
+import core.converters  # noqa: F401  (registers the "id" and "name" path converters)
 from models_registry import api
 
 urlpatterns = [

@@ -15,9 +15,9 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from dashboard import audit, jobrunner
-from dashboard.audit import Actor
-from dashboard.errors import ConflictError
+from core import adapters, audit, jobrunner
+from core.audit import Actor
+from core.errors import ConflictError
 from integrations.errors import IntegrationError, TemporaryError
 from integrations.modelstore import PinnedObject, verified
 from models_registry import services
@@ -35,7 +35,7 @@ def pin_version(version_pk: int) -> str:
     if version.state != State.PENDING:
         return f"{version} is {version.state}; nothing to do"
     try:
-        pinned = services.get_store().pin(
+        pinned = adapters.model_store().pin(
             version.source_key,
             etag=version.source_etag,
             target_for=lambda sha256: services.content_key(version.model.name, sha256, version.filename),
@@ -122,7 +122,7 @@ def _drop_unused_copy(pinned: PinnedObject) -> None:
     key = pinned.stored.key
     if key != pinned.source.key and not ModelVersion.objects.filter(storage_key=key).exists():
         try:
-            services.get_store().delete(key)
+            adapters.model_store().delete(key)
         except IntegrationError as exc:
             logger.warning("could not remove the unused copy %s: %s", key, exc)
 
@@ -135,7 +135,7 @@ def read_version(version: ModelVersion) -> Iterator[bytes]:
     """
     if version.state not in (State.READY, State.MISSING) or not version.storage_key:
         raise ConflictError(f"{version} has no content to read: {version.unusable_reason()}.")
-    chunks = services.get_store().open(
+    chunks = adapters.model_store().open(
         version.storage_key,
         version_id=version.blob_version_id,
         etag="" if version.blob_version_id else version.etag,

@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from dashboard.limits import DESCRIPTION_MAX_LENGTH
+from core.limits import DESCRIPTION_MAX_LENGTH
 from models_registry.models import ModelVersion, validate_model_name
 
 

@@ -13,30 +13,23 @@ import contextlib
 import math
 import re
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from dashboard import audit, jobrunner, safejson
-from dashboard.audit import Actor
-from dashboard.errors import ConflictError, NotFoundError, ServiceError, UnavailableError
+from core import adapters, audit, jobrunner, safejson
+from core.audit import Actor
+from core.errors import ConflictError, NotFoundError, ServiceError, UnavailableError
 from integrations.errors import IntegrationError, IntegrityMismatch, NotFound, TemporaryError
-from integrations.modelstore import ModelStore, build_store, sha256_of, validate_key
+from integrations.modelstore import sha256_of, validate_key
 from models_registry.models import ModelVersion, RegisteredModel, validate_model_name
 from models_registry.signals import version_registered
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 PIN_JOB = "models_registry.jobs.pin_version"
-
-
-@cache
-def get_store() -> ModelStore:
-    return build_store(settings.MODEL_STORE)
 
 
 def content_key(model_name: str, sha256: str, filename: str) -> str:
@@ -145,7 +138,7 @@ def register_uploaded_version(
     if existing:
         return existing, False
     key = content_key(model.name, sha256, info.filename)
-    store = get_store()
+    store = adapters.model_store()
     try:
         if hasattr(upload, "temporary_file_path") and getattr(upload, "sha256", ""):
             stored = store.put_file(Path(upload.temporary_file_path()), key, size=upload.size, sha256=sha256)
@@ -270,7 +263,7 @@ def _forget_object(key: str) -> None:
         # If this fails too the object stays unreferenced under its content-addressed key, which
         # the store sync leaves alone; uploading the file again reuses it.
         with contextlib.suppress(IntegrationError):
-            get_store().delete(key)
+            adapters.model_store().delete(key)
 
 
 def change_status(version: ModelVersion, status: str, *, reason: str = "", actor: Actor) -> ModelVersion:

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from dashboard import jobrunner
-from dashboard.errors import ServiceError
-from dashboard.models import JobRun
+from core import adapters, jobrunner
+from core.errors import ServiceError
+from core.models import JobRun
 from integrations.errors import NotFound
 from integrations.modelstore import ModelStore, StoredObject
 from models_registry import content, services
@@ -67,7 +67,7 @@ def _batches(objects: Iterator[StoredObject]) -> Iterator[list[StoredObject]]:
 def sync_store() -> SyncReport:
     """Raises the store's IntegrationError when listing fails (then nothing is marked missing)."""
     report = SyncReport()
-    store = services.get_store()
+    store = adapters.model_store()
     listing: Listing = {}
     for batch in _batches(store.list("")):
         listing.update((o.key, (o.etag, o.version_id)) for o in batch)

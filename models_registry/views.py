@@ -9,11 +9,11 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from dashboard import jobrunner
-from dashboard.converters import parse_id
-from dashboard.errors import ServiceError
-from dashboard.forms import add_service_error
-from dashboard.jobstatus import last_failure
+from core import jobrunner
+from core.converters import parse_id
+from core.errors import ServiceError
+from core.forms import add_service_error
+from core.jobstatus import last_failure
 from models_registry import jobs, services
 from models_registry.api import download_response, get_version, models_with_counts
 from models_registry.forms import ModelForm, StatusForm, VersionForm

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dashboard.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 from releases.models import Approval, Environment, Release, RolloutEvent, Schedule, ScheduleRun
 
 

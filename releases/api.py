@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builds.models import Build, Image
-from dashboard.api import HasRolePermission, query_id, query_text
-from dashboard.errors import ForbiddenError, NotFoundError, ServiceError
+from core.api import HasRolePermission, query_id, query_text
+from core.errors import ForbiddenError, NotFoundError, ServiceError
 from releases import services
 from releases.diff import release_diff
 from releases.models import Environment, FreezeWindow, Release, Schedule

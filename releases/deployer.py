@@ -22,9 +22,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from dashboard import audit, jobrunner
-from dashboard.errors import ServiceError
-from dashboard.heartbeat import Heartbeat
+from core import audit, jobrunner
+from core.errors import ServiceError
+from core.heartbeat import Heartbeat
 from integrations.deploy.base import DeploymentTarget, DeployRequest, RolloutStatus
 from integrations.errors import IntegrationError, PermanentError, TemporaryError
 from releases import services

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from dashboard import audit
+from core import audit
 from integrations.errors import IntegrationError
 from releases.deployer import last_set_on_target
 from releases.models import Environment

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from builds.forms import BuildField
 from builds.lookups import releasable_builds
-from dashboard.limits import NOTE_MAX_LENGTH
+from core.limits import NOTE_MAX_LENGTH
 from releases.models import Environment, FreezeWindow, Schedule
 
 

@@ -1,4 +1,4 @@
-"""Background jobs of releases (run by django-rq workers through dashboard.jobrunner)."""
+"""Background jobs of releases (run by django-rq workers through core.jobrunner)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dashboard.api import HasRolePermission, query_id
+from core.api import HasRolePermission, query_id
 from releases import rules
 from releases.models import RuleChange
 from releases.serializers import DecisionSerializer, RuleChangeSerializer

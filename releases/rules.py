@@ -16,8 +16,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from dashboard import audit
-from dashboard.errors import ConflictError, ForbiddenError
+from core import audit
+from core.errors import ConflictError, ForbiddenError
 from releases.models import Environment, RuleChange
 
 RULE_FIELDS = ("required_approvals", "allow_self_approval", "approval_validity_hours", "approver_group")

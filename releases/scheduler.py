@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from builds.models import Build, Image
-from dashboard.errors import ServiceError
+from core.errors import ServiceError
 from releases import scheduling, services
 from releases.models import Environment, Release, Schedule, ScheduleRun
 

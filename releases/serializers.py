@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from builds.models import Application
-from dashboard.redaction import web_url
+from core.redaction import web_url
 from releases import scheduling
 from releases.models import Approval, Environment, FreezeWindow, Release, RolloutEvent, RuleChange, Schedule
 

@@ -13,9 +13,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from builds.models import Build, Image
-from dashboard import audit, jobrunner, transitions
-from dashboard.audit import Actor
-from dashboard.errors import ConflictError, ForbiddenError, NotFoundError, ServiceError
+from core import audit, jobrunner, transitions
+from core.audit import Actor
+from core.errors import ConflictError, ForbiddenError, NotFoundError, ServiceError
 from releases import freeze, rules, scheduling
 from releases.models import Approval, Environment, FreezeWindow, Release, RuleChange, Schedule
 

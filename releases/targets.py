@@ -4,43 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-
-from builds.integration import get_registry
-from dashboard.errors import ServiceError
+from core import adapters
 from integrations.deploy.base import DeploymentTarget
 from releases import target_settings
 from releases.models import Environment
 
 
 def target_for(environment: Environment) -> DeploymentTarget:
+    """The environment's deployment target, its settings checked first."""
     config = validate_target_config(environment.target_kind, environment.target_config or {})
-    if environment.target_kind == Environment.TargetKind.LOCAL:
-        return _local(environment, config)
-    if environment.target_kind == Environment.TargetKind.KUBERNETES:
-        from integrations.deploy.kubernetes import KubernetesTarget
-
-        return KubernetesTarget(
-            config.get("namespace", "default"),
-            config.get("deployment") or environment.application.name,
-            config.get("container") or "app",
-            kubeconfig=config.get("kubeconfig") or None,
-            context=config.get("context") or None,
-            in_cluster=bool(config.get("in_cluster")),
-            progress_deadline=config.get("progress_deadline"),
-            app_url=config.get("app_url") or None,
-        )
-    raise ServiceError(f"Unknown deployment target {environment.target_kind!r}.")
-
-
-def _local(environment: Environment, config: dict) -> DeploymentTarget:
-    from integrations.deploy.local import LocalProcessTarget
-
-    port = config["port"]
-    state_dir = settings.VAR_DIR / "environments" / f"{environment.application.name}-{environment.name}"
-    return LocalProcessTarget(
-        get_registry(), state_dir, port, health_timeout=float(config.get("health_timeout", 60))
-    )
+    name = f"{environment.application.name}-{environment.name}"
+    return adapters.deployment_target(environment.target_kind, config, name=name)
 
 
 def validate_target_config(kind: str, config: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-import dashboard.converters  # noqa: F401  (registers the "id" path converter)
+import core.converters  # noqa: F401  (registers the "id" path converter)
 from releases import views
 
 app_name = "releases"

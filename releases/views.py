@@ -10,10 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from builds.lookups import build_suggestions, releasable_builds
-from dashboard.converters import parse_id
-from dashboard.errors import ServiceError
-from dashboard.forms import add_service_error, describe_errors
-from dashboard.widgets import render_suggestions
+from core.converters import parse_id
+from core.errors import ServiceError
+from core.forms import add_service_error, describe_errors
+from core.widgets import render_suggestions
 from releases import rules, services
 from releases.api import environments, releases
 from releases.diff import release_diff

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from dashboard.models import JobRun
+from core.models import JobRun
 from releases import freeze
 from releases.models import Approval, Environment, FreezeWindow, Release
 

@@ -74,20 +74,20 @@ def fast_password_hashing(settings: Any) -> None:
 @pytest.fixture(autouse=True)
 def model_store_root(tmp_path: Path, settings: Any) -> Path:
     """Each test gets an empty filesystem model store."""
-    from models_registry.services import get_store
+    from core import adapters
 
     root = tmp_path / "models"
     settings.MODEL_STORE = {**settings.MODEL_STORE, "kind": "filesystem", "path": str(root)}
-    get_store.cache_clear()
+    adapters.clear_caches()
     yield root
-    get_store.cache_clear()
+    adapters.clear_caches()
 
 
 @pytest.fixture
 def make_user(db: None) -> Any:
     from django.contrib.auth import get_user_model
 
-    from dashboard.roles import ADMIN_ROLE, role_group
+    from core.roles import ADMIN_ROLE, role_group
 
     def make(username: str, role: str | None = None, password: str = "pw-for-tests") -> Any:
         user_model = get_user_model()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from builds import integration
 from builds.models import Build
-from dashboard import jobrunner
-from dashboard.models import JobRun
+from core import adapters, jobrunner
+from core.models import JobRun
 from tests.builds.images import labelled_image
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +20,7 @@ def ado_application(application, ado_double, settings):
         "definition_id": ado_double.definition_id,
         "pat": ado_double.pat,
     }
-    integration.clear_caches()
+    adapters.clear_caches()
     ado_double.control("PATCH", "config", {"queue_delay": 0.2, "run_duration": 1.0})
     application.build_service = "azure-devops"
     application.save()
@@ -43,7 +42,7 @@ def push_pipeline_image(tmp_path, build_tag, app_repo, churn_model):
     image = labelled_image(
         tmp_path / "pipeline", commit=app_repo.head, model="churn-model", version=1, sha256=version.sha256
     )
-    return integration.get_registry().push_image("churn-predictor", build_tag, image)
+    return adapters.registry().push_image("churn-predictor", build_tag, image)
 
 
 def test_a_successful_pipeline_run_records_the_image(
@@ -90,7 +89,7 @@ def test_a_retried_job_picks_up_the_run_it_already_queued(
 
 def test_a_missing_configuration_fails_with_the_variable_names(api, manager, ado_application, settings):
     settings.AZURE_DEVOPS = {**settings.AZURE_DEVOPS, "pat": ""}
-    integration.clear_caches()
+    adapters.clear_caches()
     build, _ = request_and_run(api, manager)
     assert build.state == "failed"
     assert "AZURE_DEVOPS_PAT" in build.failure_reason

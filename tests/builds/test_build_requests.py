@@ -5,8 +5,8 @@ import socket
 import pytest
 
 from builds.models import Build
-from dashboard import jobrunner
-from dashboard.models import AuditEvent, JobRun
+from core import jobrunner
+from core.models import AuditEvent, JobRun
 from models_registry import services as model_services
 from tests.releases.conftest import run_jobs
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from builds import integration
 from builds.models import Build, BuildCommit
-from dashboard import jobrunner
-from dashboard.models import JobRun
+from core import adapters, jobrunner
+from core.models import JobRun
 from tests.builds.test_azure_devops_builds import ado_application, push_pipeline_image  # noqa: F401
 from tests.releases.conftest import run_jobs
 
@@ -76,7 +75,7 @@ def test_a_worker_without_room_for_the_mirror_still_finishes_the_build(
     blocker = tmp_path / "a-regular-file"
     blocker.write_text("")
     settings.GIT_CACHE_DIR = blocker / "git"
-    integration.clear_caches()
+    adapters.clear_caches()
     build = build_head(api, manager, commit=app_repo.head)
     assert build.state == "succeeded", build.failure_reason
     assert "Not a directory" in build.history_error

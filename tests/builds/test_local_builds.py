@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from builds import integration
 from builds.models import Build, ImageTag
-from dashboard import jobrunner
-from dashboard.models import AuditEvent, JobRun
+from core import adapters, jobrunner
+from core.models import AuditEvent, JobRun
 from integrations.errors import NotFound
 from integrations.images import labels
 
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def pushed_tags(repository="churn-predictor"):
     try:
-        return list(integration.get_registry().list_tags(repository))
+        return list(adapters.registry().list_tags(repository))
     except NotFound:
         return []
 
@@ -42,7 +41,7 @@ def test_build_now_runs_the_tests_and_produces_a_labelled_image(
     assert (image.commit, image.model_version, image.source) == (app_repo.head, version, "build")
     assert image.labels[labels.MODEL_SHA256] == version.sha256
     assert ImageTag.objects.get(tag=build.image_tag).image == image
-    config = integration.get_registry().get_config("churn-predictor", image.digest)
+    config = adapters.registry().get_config("churn-predictor", image.digest)
     assert config.entrypoint == ["python3", "serve.py"]
     assert config.env["MODEL_VERSION"] == "1" and config.env["MODEL_PATH"] == "/model/churn-model.json"
     assert 8080 in config.exposed_ports
@@ -86,7 +85,7 @@ def test_a_model_whose_content_changed_in_the_store_fails_the_build(
 
 def test_an_unreachable_registry_is_retried_then_fails(api, manager, application, settings, tmp_path):
     settings.IMAGE_REGISTRY = {**settings.IMAGE_REGISTRY, "kind": "distribution", "url": "http://127.0.0.1:9"}
-    integration.clear_caches()
+    adapters.clear_caches()
     api.force_authenticate(manager)
     build_id = api.post("/api/v1/builds/", {"application": "churn-predictor"}).json()["id"]
     run = JobRun.objects.get(name="builds.jobs.run_build", args=[build_id])

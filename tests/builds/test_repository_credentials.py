@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from builds.models import Application, Build
-from dashboard.models import AuditEvent
+from core.models import AuditEvent
 from tests.releases.conftest import run_jobs
 from tests.support.git_http import private_git_host
 

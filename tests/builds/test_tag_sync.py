@@ -3,9 +3,10 @@ from __future__ import annotations
 import pytest
 import requests
 
-from builds import integration, jobs
+from builds import jobs
 from builds.models import Image, ImageTag
-from dashboard.models import AuditEvent
+from core import adapters
+from core.models import AuditEvent
 from tests.builds.images import labelled_image
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +16,7 @@ def push(tmp_path, tag, *, commit, version, sha256, model="churn-model", salt=""
     image = labelled_image(
         tmp_path / f"img-{tag}", commit=commit, model=model, version=version, sha256=sha256, salt=salt
     )
-    return integration.get_registry().push_image("churn-predictor", tag, image)
+    return adapters.registry().push_image("churn-predictor", tag, image)
 
 
 def check_tag_sync(tmp_path, application, app_repo, churn_model):
@@ -56,11 +57,11 @@ def test_tag_sync_against_the_distribution_registry(
         "kind": "distribution",
         "url": distribution_registry_url,
     }
-    integration.clear_caches()
+    adapters.clear_caches()
     application.image_repository = f"sync-{tmp_path.name.lower()[-20:]}".replace("_", "-")
     application.save()
     version = churn_model.versions.get()
-    registry = integration.get_registry()
+    registry = adapters.registry()
     image = labelled_image(
         tmp_path / "i", commit=app_repo.head, model="churn-model", version=1, sha256=version.sha256
     )
@@ -94,11 +95,11 @@ def acr_registry_settings(settings, acr_double, password):
         "username": ACR_ADMIN[0],
         "password": password,
     }
-    integration.clear_caches()
+    adapters.clear_caches()
 
 
 def run_tag_sync():
-    from dashboard import jobrunner
+    from core import jobrunner
 
     run = jobrunner.enqueue(jobs.sync_image_tags, max_attempts=3)
     jobrunner.execute(run.pk)
@@ -160,7 +161,7 @@ def test_a_registry_outage_is_retried_and_a_later_success_clears_the_page(
     ).raise_for_status()
     run = run_tag_sync()
     assert run.status == "retrying"
-    from dashboard import jobrunner
+    from core import jobrunner
 
     jobrunner.execute(run.pk)
     run.refresh_from_db()

@@ -4,8 +4,8 @@ import pytest
 
 from builds import jobs
 from builds.models import Build
-from dashboard import jobrunner
-from dashboard.models import JobRun
+from core import jobrunner
+from core.models import JobRun
 from models_registry import services as model_services
 from tests.fixtures.apps import sample_model_bytes
 from tests.registry.helpers import upload

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from builds.models import Build, WebhookDelivery
-from dashboard import jobrunner
-from dashboard.models import JobRun
+from core import jobrunner
+from core.models import JobRun
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/webhooks/{provider}/churn-predictor/"

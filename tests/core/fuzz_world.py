@@ -12,8 +12,8 @@ from typing import Any
 from django.contrib.auth.models import Group
 
 from builds.models import Build, Image
-from dashboard import jobrunner, tokens
-from dashboard.models import ApiToken
+from core import jobrunner, tokens
+from core.models import ApiToken
 from releases import services as release_services
 from releases.models import Environment, Schedule
 from tests.releases.helpers import candidate, mark_succeeded

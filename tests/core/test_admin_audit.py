@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
-from dashboard.models import AuditEvent
+from core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "lantern-orbit-5531"

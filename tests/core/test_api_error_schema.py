@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rest_framework.exceptions import ValidationError
 
-from dashboard.api import exception_handler
+from core.api import exception_handler
 
 pytestmark = pytest.mark.django_db
 ERROR = {"$ref": "#/components/schemas/Error"}

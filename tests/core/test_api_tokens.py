@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from dashboard.models import ApiToken, AuditEvent
+from core.models import ApiToken, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

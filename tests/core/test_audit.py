@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from dashboard import audit
-from dashboard.models import AppendOnlyError, AuditEvent
+from core import audit
+from core.models import AppendOnlyError, AuditEvent
 from models_registry import services
 
 pytestmark = pytest.mark.django_db

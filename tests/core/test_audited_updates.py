@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
-from dashboard.models import AuditEvent
+from core.models import AuditEvent
 from tests.releases.helpers import environment
 
 pytestmark = pytest.mark.django_db

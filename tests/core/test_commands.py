@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from dashboard.models import AuditEvent
+from core.models import AuditEvent
 from models_registry.models import ModelVersion
 
 pytestmark = pytest.mark.django_db

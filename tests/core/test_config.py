@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.config import env_bool, env_choice, env_int, env_list, env_secret
+from config.env import env_bool, env_choice, env_int, env_list, env_secret
 
 
 def test_secrets_can_come_from_a_file(monkeypatch, tmp_path):

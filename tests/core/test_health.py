@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-from dashboard import health
-from models_registry import services
+from core import adapters, health
 from tests.fixtures.azurite import devstore_connection_string
 from tests.support.silent_server import SilentServer
 
@@ -29,7 +28,7 @@ def hung_store(settings):
     with SilentServer() as server:
         azure_store_at(settings, server.port)
         yield server
-    services.get_store.cache_clear()
+    adapters.clear_caches()
 
 
 def readiness_threads() -> list[str]:
@@ -86,7 +85,7 @@ def azure_store_at(settings, port: int) -> None:
         "container": "models",
         "prefix": "",
     }
-    services.get_store.cache_clear()
+    adapters.clear_caches()
 
 
 def test_readyz_recovers_once_the_hung_check_has_ended(client, settings, tmp_path):
@@ -95,7 +94,7 @@ def test_readyz_recovers_once_the_hung_check_has_ended(client, settings, tmp_pat
         client.get("/readyz")
         assert server.accepted.acquire(timeout=10)
         settings.MODEL_STORE = {"kind": "filesystem", "path": str(tmp_path / "models")}
-        services.get_store.cache_clear()
+        adapters.clear_caches()
         assert client.get("/readyz").status_code == 503  # the hung run still answers for the store
     # The server hung up: the stuck run ends (reset, then refused), and the next probe checks anew.
     deadline = time.monotonic() + 60
@@ -108,7 +107,7 @@ def test_readyz_is_503_with_the_reason_when_the_store_is_unusable(client, settin
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     settings.MODEL_STORE = {**settings.MODEL_STORE, "path": str(blocker / "models")}
-    services.get_store.cache_clear()
+    adapters.clear_caches()
     response = client.get("/readyz")
     assert response.status_code == 503
     check = response.json()["checks"]["model_store"]

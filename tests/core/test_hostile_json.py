@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard import safejson
+from core import safejson
 from models_registry.models import ModelVersion, RegisteredModel
 from releases.models import Environment
 

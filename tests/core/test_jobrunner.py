@@ -8,8 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 from rq import SimpleWorker
 
-from dashboard import jobrunner
-from dashboard.models import JobRun
+from core import jobrunner
+from core.models import JobRun
 from tests.jobsupport import sample_jobs
 
 pytestmark = pytest.mark.django_db
@@ -185,7 +185,7 @@ def test_a_running_job_stamps_its_heartbeat(settings):
 def test_the_periodic_tick_keeps_its_cadence_after_its_worker_died(
     settings, django_capture_on_commit_callbacks
 ):
-    from dashboard import periodic, scheduler
+    from core import periodic, scheduler
 
     tick = jobrunner.enqueue_once("releases.jobs.tick", queue="deploys")
     lost(tick, seconds_ago=settings.JOB_LOST_AFTER + 1)
@@ -194,11 +194,11 @@ def test_the_periodic_tick_keeps_its_cadence_after_its_worker_died(
     tick.refresh_from_db()
     assert done.lost == [tick.pk] and done.retried == [tick.pk]
     assert (tick.status, tick.attempts) == ("succeeded", 2)
-    assert "releases.jobs.tick" in periodic.PERIODIC_JOBS
+    assert "releases.jobs.tick" in periodic.periodic_jobs()
 
 
 def test_periodic_jobs_start_once_per_interval_across_schedulers(settings):
-    from dashboard import periodic
+    from core import periodic
 
     settings.MODEL_SYNC_INTERVAL = settings.GIT_POLL_INTERVAL = settings.TAG_SYNC_INTERVAL = 0
     settings.STALL_CHECK_INTERVAL = settings.DRIFT_CHECK_INTERVAL = 0

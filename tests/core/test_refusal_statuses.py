@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from dashboard.models import JobRun
+from core.models import JobRun
 from releases.models import Release
 from tests.releases.helpers import candidate, environment
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from dashboard.supervisor import Supervisor
+from overview.supervisor import Supervisor
 from tests.support.processes import ROOT, wait_for
 
 pytestmark = pytest.mark.slow
@@ -120,7 +120,7 @@ def test_a_killed_worker_is_restarted_and_its_queue_consumed_again(tmp_path):
         assert stack.said("worker-deploys | was killed by SIGKILL; restarting it in 1s")
 
         code = (
-            "from dashboard import jobrunner; from tests.jobsupport import sample_jobs; "
+            "from core import jobrunner; from tests.jobsupport import sample_jobs; "
             "print(jobrunner.enqueue(sample_jobs.add, 2, 3, queue='deploys').pk)"
         )
         run_id = int(stack.manage("shell", "-v0", "-c", code).strip().splitlines()[-1])

@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from dashboard import tokens
+from core import tokens
 from tests.core.fuzz_world import build_world, fuzz_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.fuzz, pytest.mark.django_db]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from builds.models import Application
-from dashboard.limits import DESCRIPTION_MAX_LENGTH, NOTE_MAX_LENGTH
+from core.limits import DESCRIPTION_MAX_LENGTH, NOTE_MAX_LENGTH
 from models_registry.models import RegisteredModel
 from releases.models import Approval, Environment, Release
 from tests.releases.helpers import candidate, environment, mark_succeeded

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import ProtectedError
 
-from dashboard.models import AuditEvent
+from core.models import AuditEvent
 from models_registry import services
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the PostgreSQL trigger acts at commit time too

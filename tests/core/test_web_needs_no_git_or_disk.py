@@ -19,11 +19,9 @@ import django_rq
 import pytest
 from django.db import connection
 
-from builds import integration
 from builds.models import Build
-from dashboard import tokens
-from dashboard.models import JobRun
-from models_registry.services import get_store
+from core import adapters, tokens
+from core.models import JobRun
 from releases import services as release_services
 from tests.fixtures.shared import PROJECT_ROOT
 from tests.releases.helpers import candidate, environment, mark_succeeded
@@ -43,8 +41,8 @@ def read_only_var_dir(tmp_path, settings):
     settings.FILE_UPLOAD_TEMP_DIR = str(var / "uploads")
     settings.MODEL_STORE = {**settings.MODEL_STORE, "path": str(var / "models")}
     settings.IMAGE_REGISTRY = {**settings.IMAGE_REGISTRY, "root": str(var / "registry")}
-    get_store.cache_clear()
-    integration.clear_caches()
+    adapters.clear_caches()
+    adapters.clear_caches()
     return var
 
 
@@ -143,7 +141,7 @@ def run_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         cwd=PROJECT_ROOT,
         env={
             **base,
-            "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
             **env,
         },

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard import jobrunner
-from dashboard.models import JobRun
+from core import jobrunner
+from core.models import JobRun
 from tests.jobsupport import sample_jobs
 from tests.support.processes import kill_with_work_horse, wait_for
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboard.models import JobRun
+from core.models import JobRun
 from integrations.errors import PermanentError, TemporaryError
 
 
@@ -43,7 +43,7 @@ def wait_for_own_heartbeat(timeout: float = 60) -> bool:
     """Returns once the job's own row shows a heartbeat written after it started."""
     import time
 
-    from dashboard.jobrunner import current_run
+    from core.jobrunner import current_run
 
     run = current_run()
     assert run is not None

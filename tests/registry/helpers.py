@@ -25,8 +25,8 @@ PIN_JOB = "models_registry.jobs.pin_version"
 
 def run_queued(name: str = PIN_JOB) -> list[Any]:
     """Run, in this process, every queued run of job ``name`` (tests keep on-commit pushes off)."""
-    from dashboard import jobrunner
-    from dashboard.models import JobRun
+    from core import jobrunner
+    from core.models import JobRun
 
     runs = list(JobRun.objects.filter(name=name, status=JobRun.Status.QUEUED).order_by("pk"))
     for run in runs:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.models import AuditEvent
+from core.models import AuditEvent
 from models_registry.models import RegisteredModel
 
 pytestmark = pytest.mark.django_db

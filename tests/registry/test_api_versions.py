@@ -4,7 +4,8 @@ from urllib.parse import quote
 
 import pytest
 
-from dashboard.models import AuditEvent
+from core import adapters
+from core.models import AuditEvent
 from models_registry import services
 from models_registry.models import ModelVersion, RegisteredModel
 from tests.registry.helpers import post_version, publish_file, run_queued, sha, upload
@@ -101,7 +102,7 @@ def test_registering_by_key_never_reads_the_store_in_the_request(as_scientist, s
         "container": "models",
         "prefix": "",
     }
-    services.get_store.cache_clear()
+    adapters.clear_caches()
     response = as_scientist.post("/api/v1/models/churn/versions/", {"key": "churn/model.pkl"}, format="json")
     assert response.status_code == 202, response.json()
     assert response.json()["state"] == "pending"
@@ -219,7 +220,7 @@ def test_an_unreachable_store_gives_503_with_the_reason(as_scientist, settings, 
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the store's folder should be")
     settings.MODEL_STORE = {**settings.MODEL_STORE, "path": str(blocker / "models")}
-    services.get_store.cache_clear()
+    adapters.clear_caches()
     response = post_version(as_scientist, "churn", b"content")
     assert response.status_code == 503
     assert "unreachable" in response.json()["detail"]

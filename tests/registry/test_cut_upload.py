@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from dashboard import tokens
+from core import tokens
 from models_registry import services
 from models_registry.models import ModelVersion
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.models import AuditEvent
+from core.models import AuditEvent
 from models_registry import services
 from models_registry.models import ModelVersion
 from tests.registry.helpers import sha, upload

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from dashboard import jobrunner
-from dashboard.models import AuditEvent, JobRun
+from core import adapters, jobrunner
+from core.models import AuditEvent, JobRun
 from models_registry import jobs, services
 from models_registry.models import ModelVersion, RegisteredModel
 from tests.registry.helpers import run_queued, sha
@@ -70,7 +70,7 @@ def check_sync_registers_published_files(store: Any) -> None:
 
 
 def test_sync_registers_files_published_to_the_filesystem_store():
-    check_sync_registers_published_files(services.get_store())
+    check_sync_registers_published_files(adapters.model_store())
 
 
 def test_an_overwritten_file_becomes_a_new_version_and_the_old_one_keeps_its_bytes(
@@ -102,8 +102,8 @@ def azure_model_store(settings, azure_store, azurite_connection_string):
         "container": azure_store.container_name,
         "prefix": azure_store.prefix,
     }
-    services.get_store.cache_clear()
-    return services.get_store()
+    adapters.clear_caches()
+    return adapters.model_store()
 
 
 @pytest.fixture
@@ -225,7 +225,7 @@ def test_a_rejected_account_key_fails_the_sync_with_the_reason_on_the_models_pag
         "container": azure_store.container_name,
         "prefix": "",
     }
-    services.get_store.cache_clear()
+    adapters.clear_caches()
     run = jobrunner.enqueue(jobs.sync_model_store, max_attempts=3)
     jobrunner.execute(run.pk)
     run.refresh_from_db()
@@ -250,7 +250,7 @@ def test_a_rejected_account_key_fails_the_pending_version_and_its_job(
         **settings.MODEL_STORE,
         "connection_string": azurite_connection_string.replace(DEVSTORE_KEY, "d3Jvbmc=" * 11),
     }
-    services.get_store.cache_clear()
+    adapters.clear_caches()
     [run] = run_queued()
     assert run.status == "failed" and "access denied" in run.error
     version = ModelVersion.objects.get()
@@ -267,7 +267,7 @@ def test_an_unreachable_store_makes_the_sync_retry_then_fail_with_the_reason(set
         "container": "models",
         "prefix": "",
     }
-    services.get_store.cache_clear()
+    adapters.clear_caches()
     run = jobrunner.enqueue(jobs.sync_model_store, max_attempts=2)
     jobrunner.execute(run.pk)
     run.refresh_from_db()
@@ -292,7 +292,7 @@ def test_an_unreachable_store_leaves_a_version_pending_then_fails_it_after_the_l
         "container": "models",
         "prefix": "",
     }
-    services.get_store.cache_clear()
+    adapters.clear_caches()
     run = JobRun.objects.get(name="models_registry.jobs.pin_version")
     JobRun.objects.filter(pk=run.pk).update(max_attempts=2)
     jobrunner.execute(run.pk)

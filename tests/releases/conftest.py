@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth.models import Group
 
 from builds.models import Build
-from dashboard import jobrunner
-from dashboard.models import JobRun
+from core import jobrunner
+from core.models import JobRun
 from releases import services as release_services
 from releases.models import Environment
 from releases.targets import target_for

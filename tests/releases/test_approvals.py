@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from dashboard.errors import ConflictError, ForbiddenError
-from dashboard.models import AuditEvent, JobRun
+from core.errors import ConflictError, ForbiddenError
+from core.models import AuditEvent, JobRun
 from models_registry import services as model_services
 from releases import deployer, services
 from releases.models import Approval, Release
@@ -194,7 +194,7 @@ class TestFreeze:
         ).exists()
 
     def test_invalid_freeze_windows_are_refused(self, staging, manager):
-        from dashboard.errors import ServiceError
+        from core.errors import ServiceError
 
         now = timezone.now()
         with pytest.raises(ServiceError, match="Invalid freeze window"):
@@ -245,7 +245,7 @@ def test_a_release_scheduled_for_later_waits_for_its_time(staging, image, scient
 
 
 def test_a_scheduled_time_in_the_past_is_refused(staging, image, scientist):
-    from dashboard.errors import ServiceError
+    from core.errors import ServiceError
 
     with pytest.raises(ServiceError, match="in the past"):
         services.request_release(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from django.db import DatabaseError, connection
 
-from dashboard.models import AuditEvent
+from core.models import AuditEvent
 from releases import deployer, services
 from releases.models import Environment, Release
 from tests.releases.conftest import SETUP

@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.utils import timezone
 
-from dashboard.models import AuditEvent
+from core.models import AuditEvent
 from models_registry import services as model_services
 from releases import scheduler
 from releases.models import Release, Schedule, ScheduleRun

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from builds.models import Image
-from dashboard import jobrunner
-from dashboard.models import AuditEvent, JobRun
+from core import jobrunner
+from core.models import AuditEvent, JobRun
 from releases import deployer, jobs, services
 from releases.models import Environment, Release, RolloutEvent
 from tests.fixtures.k8s import digest_image

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
-from dashboard.models import AuditEvent
+from core.models import AuditEvent
 from releases import services
 from releases.models import Environment, Release, RuleChange
 from tests.releases.helpers import candidate, environment

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from dashboard.models import JobRun
+from core.models import JobRun
 from releases import services, waiting
 from releases.models import Environment, FreezeWindow, Release
 from tests.releases.conftest import SETUP

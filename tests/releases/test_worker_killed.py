@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from rq import SimpleWorker
 
-from dashboard.models import JobRun
+from core.models import JobRun
 from releases import jobs, services
 from releases.models import Release, RolloutEvent
 from tests.releases.test_kubernetes_releases import image

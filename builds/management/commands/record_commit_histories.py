@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from dashboard import jobrunner
+from core import jobrunner
 
 
 class Command(BaseCommand):

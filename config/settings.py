@@ -1,0 +1,332 @@
+"""Django settings. Every value comes from the environment through :mod:`config.env`.
+
+With nothing set, the product runs on its embedded defaults: SQLite and a model store under
+``var/``, and an embedded Redis started by ``make run``. See ``.env.example`` for each variable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
+
+
+def _make_dir(path: Path) -> None:
+    """Create a directory the embedded defaults use, where the disk allows it.
+
+    Web pods run with a read-only VAR_DIR (only uploads get scratch space), so failing here
+    would stop them for nothing; what really needs a directory fails there, naming it.
+    """
+    with contextlib.suppress(OSError):
+        path.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept under VAR_DIR."""
+    key = env_secret("SECRET_KEY")
+    if key:
+        return key
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        try:
+            _write_new(path, secrets.token_urlsafe(50))
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"SECRET_KEY is not set and {path} cannot be written ({exc.strerror}): "
+                "set SECRET_KEY (or SECRET_KEY_FILE), or make VAR_DIR writable"
+            ) from exc
+    return path.read_text().strip()
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write ``path`` whole unless it exists: processes starting together all read one key."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)  # atomic, and never replaces a key another process wrote
+    finally:
+        os.unlink(tmp)
+
+
+_make_dir(VAR_DIR)
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY") else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("BEHIND_TLS_PROXY")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_rq",
+    "django_htmx",
+    "axes",
+    "core",
+    "models_registry",
+    "builds",
+    "releases",
+    "overview",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the 429 answer
+]
+
+# Content-Security-Policy: scripts only from our own static files (htmx included), so a value that
+# slipped into a page can never run. Inline style attributes stay allowed: they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "core.context_processors.roles",
+            ],
+        },
+    },
+]
+
+# --- Database ------------------------------------------------------------------------------
+DATABASE_URL = env_secret("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'dashboard.sqlite3'}"
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from exc
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web and workers write at once: WAL lets readers go on during a write, and the busy
+    # timeout plus IMMEDIATE transactions make a writer wait instead of failing with
+    # "database is locked".
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+    }
+    # Tests start real workers and schedulers in other processes: they need a database file,
+    # not the private in-memory database Django would use.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-database.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis and background jobs ---------------------------------------------------------------
+EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis" / "redis.sock"
+REDIS_URL = env_secret("REDIS_URL") or f"unix://{EMBEDDED_REDIS_SOCKET}"
+USES_EMBEDDED_REDIS = not env_secret("REDIS_URL")
+JOB_QUEUES = ("default", "builds", "deploys")
+JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 3, minimum=0, maximum=20)
+JOB_RETRY_DELAY = env_int("JOB_RETRY_DELAY", 10, minimum=1, maximum=3600)
+JOB_TIMEOUT = env_int("JOB_TIMEOUT", 3600, minimum=10)
+# A running job stamps its row this often; a run whose stamps stop for JOB_LOST_AFTER seconds
+# lost its worker and is retried.
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 5, minimum=1, maximum=300)
+JOB_LOST_AFTER = env_int("JOB_LOST_AFTER", 30, minimum=3, maximum=3600)
+if JOB_LOST_AFTER < 3 * JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("JOB_LOST_AFTER must be at least three JOB_HEARTBEAT_SECONDS")
+SCHEDULER_TICK_SECONDS = 1.0  # how often the scheduler process looks for due work
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT} for name in JOB_QUEUES}
+# Shared by every web replica: rate limits count across all of them.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Tests run jobs in-process; see tests/conftest.py.
+RQ_SHOW_ADMIN_LINK = True
+
+# --- Model store -----------------------------------------------------------------------------
+MODEL_STORE = {
+    "kind": env_choice("MODEL_STORE", "filesystem", ("filesystem", "azure")),
+    "path": env_str("MODEL_STORE_PATH") or str(VAR_DIR / "models"),
+    "connection_string": env_secret("AZURE_STORAGE_CONNECTION_STRING"),
+    "account_url": env_str("AZURE_STORAGE_ACCOUNT_URL"),
+    "container": env_str("AZURE_STORAGE_CONTAINER", "models"),
+    "prefix": env_str("AZURE_STORAGE_PREFIX"),
+}
+if MODEL_STORE["kind"] == "azure" and not (MODEL_STORE["connection_string"] or MODEL_STORE["account_url"]):
+    raise ImproperlyConfigured(
+        "MODEL_STORE=azure needs AZURE_STORAGE_CONNECTION_STRING (or _FILE) or AZURE_STORAGE_ACCOUNT_URL"
+    )
+MODEL_SYNC_INTERVAL = env_int("MODEL_SYNC_INTERVAL", 300, minimum=0)
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 20 * 1024**3, minimum=1)
+
+# Large uploads stream to a temporary file while being hashed; nothing big stays in memory.
+FILE_UPLOAD_HANDLERS = ["models_registry.uploads.HashingUploadHandler"]
+FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "uploads")
+_make_dir(Path(FILE_UPLOAD_TEMP_DIR))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Builds: registry, build services, git ----------------------------------------------------
+IMAGE_REGISTRY = {
+    "kind": env_choice("IMAGE_REGISTRY", "oci-layout", ("oci-layout", "distribution", "acr")),
+    "root": env_str("REGISTRY_PATH") or str(VAR_DIR / "registry"),
+    "host": env_str("REGISTRY_HOST", "localhost"),
+    "url": env_str("REGISTRY_URL"),
+    "endpoint": env_str("REGISTRY_URL"),
+    "username": env_str("REGISTRY_USERNAME"),
+    "password": env_secret("REGISTRY_PASSWORD"),
+}
+if IMAGE_REGISTRY["kind"] != "oci-layout" and not IMAGE_REGISTRY["url"]:
+    raise ImproperlyConfigured(f"IMAGE_REGISTRY={IMAGE_REGISTRY['kind']} needs REGISTRY_URL")
+AZURE_DEVOPS = {
+    "organization_url": env_str("AZURE_DEVOPS_ORG_URL"),
+    "project": env_str("AZURE_DEVOPS_PROJECT"),
+    "definition_id": env_int("AZURE_DEVOPS_PIPELINE_ID", 0, minimum=0),
+    "pat": env_secret("AZURE_DEVOPS_PAT"),
+}
+BUILD_WORKDIR = VAR_DIR / "builds"
+GIT_CACHE_DIR = VAR_DIR / "git"
+BUILD_TIMEOUT = env_int("BUILD_TIMEOUT", 3600, minimum=60)
+BUILD_POLL_SECONDS = env_int("BUILD_POLL_SECONDS", 5, minimum=1)
+BUILD_STALL_SECONDS = env_int("BUILD_STALL_SECONDS", 300, minimum=30)
+BUILD_HISTORY_COMMITS = env_int("BUILD_HISTORY_COMMITS", 100, minimum=1, maximum=10000)
+STALL_CHECK_INTERVAL = 60
+GIT_POLL_INTERVAL = env_int("GIT_POLL_INTERVAL", 60, minimum=0)
+TAG_SYNC_INTERVAL = env_int("TAG_SYNC_INTERVAL", 300, minimum=0)
+
+# --- Releases ---------------------------------------------------------------------------------
+DEPLOY_LEASE_SECONDS = env_int("DEPLOY_LEASE_SECONDS", 30, minimum=5)
+RELEASE_TICK_INTERVAL = env_int("RELEASE_TICK_INTERVAL", 15, minimum=1)
+DRIFT_CHECK_INTERVAL = env_int("DRIFT_CHECK_INTERVAL", 120, minimum=0)
+
+# --- Auth, API -------------------------------------------------------------------------------
+LOGIN_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out user name and address first
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Failed sign-ins per user name and client address (django-axes, in the database).
+SIGN_IN_RATE = env_str("SIGN_IN_RATE", "20/min")  # sign-in attempts per client address
+if not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", SIGN_IN_RATE):
+    raise ImproperlyConfigured(f"SIGN_IN_RATE must look like 20/min (not {SIGN_IN_RATE!r})")
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "core.signin.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password", "token"]
+# Behind the ingress the client's address is the last hop it appended to X-Forwarded-For.
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if env_bool("BEHIND_TLS_PROXY") else ("REMOTE_ADDR",)
+)
+AXES_IPWARE_PROXY_COUNT = 1 if env_bool("BEHIND_TLS_PROXY") else None
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+DEMO_PASSWORD = env_secret("DEMO_PASSWORD")
+HOST = env_str("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1, maximum=64)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "core.tokens.HashedTokenAuthentication",  # first: a refused request is a 401 that says "Token"
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.AutoSchema",  # adds every operation's error answers
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.negotiation.ContentNegotiation",  # ?format=bogus: a 400
+    "DEFAULT_PARSER_CLASSES": [
+        "core.safejson.SafeJSONParser",
+        "core.parsers.FormParser",  # refuses a NUL in a field, as the JSON parser does
+        "core.parsers.MultiPartParser",  # also: an upload over MAX_UPLOAD_BYTES is a 413
+    ],
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "NUM_PROXIES": 1 if env_bool("BEHIND_TLS_PROXY") else None,
+    "DEFAULT_VERSIONING_CLASS": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AI release dashboard API",
+    "DESCRIPTION": "Model versions, builds, releases and the audit trail of AI applications.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ModelVersionStatusEnum": "models_registry.models.ModelVersion.Status",
+        "JobRunStatusEnum": "core.models.JobRun.Status",
+    },
+}
+
+# --- Static files, i18n ----------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+_make_dir(STATIC_ROOT)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"azure": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+}

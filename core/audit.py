@@ -1,0 +1,81 @@
+"""Writing the audit trail. Service functions call :func:`record` inside their transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models
+
+from core.middleware import current_request_id
+from core.models import AuditEvent
+
+Actor = AbstractBaseUser | AnonymousUser | str | None
+
+
+def user_of(actor: Actor) -> AbstractBaseUser | None:
+    """The user behind an actor, for "created by" columns; None for system actors and anonymous."""
+    return actor if isinstance(actor, AbstractBaseUser) and actor.is_authenticated else None
+
+
+def actor_fields(actor: Actor) -> dict[str, Any]:
+    """Split an actor into the FK and the name kept as text ("system" for background work)."""
+    if isinstance(actor, str):
+        return {"actor": None, "actor_name": actor}
+    if actor is None or not actor.is_authenticated:
+        return {"actor": None, "actor_name": "system"}
+    return {"actor": actor, "actor_name": actor.get_username()}
+
+
+def record(
+    action: str,
+    obj: models.Model,
+    *,
+    actor: Actor,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        before=before,
+        after=after,
+        request_id=current_request_id.get(),
+        **actor_fields(actor),
+    )
+
+
+SECRET_CHANGED = "changed"
+
+
+def changes(
+    before: dict[str, Any], after: dict[str, Any], secrets: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the fields that differ, before and after; secrets as "changed", never their value."""
+    names = [name for name in after if before.get(name) != after[name]]
+    old = {name: SECRET_CHANGED if name in secrets else before.get(name) for name in names}
+    new = {name: SECRET_CHANGED if name in secrets else after[name] for name in names}
+    return old, new
+
+
+def without_secrets(state: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
+    """A state to record whole (on creation): a secret only says whether it is set."""
+    return {name: ("set" if value else "") if name in secrets else value for name, value in state.items()}
+
+
+def record_update(
+    action: str,
+    obj: models.Model,
+    *,
+    actor: Actor,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    secrets: tuple[str, ...] = (),
+) -> AuditEvent | None:
+    """Record the fields an update changed (every one of them); nothing when none changed."""
+    old, new = changes(before, after, secrets)
+    if not new:
+        return None
+    return record(action, obj, actor=actor, before=old, after=new)

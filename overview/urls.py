@@ -1,0 +1,13 @@
+from django.urls import path
+
+import core.converters  # noqa: F401  (registers the "id" path converter)
+from overview import token_views, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("audit/", views.audit_log, name="audit"),
+    path("jobs/", views.job_list, name="jobs"),
+    path("jobs/<id:pk>/", views.job_detail, name="job"),
+    path("tokens/", token_views.token_page, name="tokens"),
+    path("tokens/<id:pk>/revoke/", token_views.token_revoke, name="token-revoke"),
+]
