@@ -13,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from builds import services
+from builds import jobs, services
 from builds.models import Application, Build, Image
+from builds.queries import builds_queryset
 from builds.serializers import (
     ApplicationSerializer,
     BuildCreateSerializer,
@@ -67,10 +68,6 @@ class ApplicationDetailView(generics.RetrieveUpdateAPIView):
             application, dict(serializer.validated_data), actor=request.user
         )
         return Response(self.get_serializer(application).data)
-
-
-def builds_queryset() -> QuerySet[Build]:
-    return Build.objects.select_related("application", "model_version__model", "requested_by", "image")
 
 
 @extend_schema_view(
@@ -230,7 +227,7 @@ class ImageSyncView(APIView):
 
     @extend_schema(request=None, responses={202: JobRunSerializer})
     def post(self, request: Request) -> Response:
-        run = jobrunner.start_for(request.user, "builds.jobs.sync_image_tags")
+        run = jobrunner.start_for(request.user, jobs.sync_image_tags)
         if run is None:
             return Response(
                 {"detail": "A tag sync is already queued or running."}, status=status.HTTP_409_CONFLICT

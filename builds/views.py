@@ -9,11 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from builds import services
-from builds.api import builds_queryset
+from builds import jobs, services
 from builds.forms import ApplicationForm, BuildNowForm
 from builds.lookups import buildable_versions, version_suggestions
 from builds.models import Application, Build, Image
+from builds.queries import builds_queryset
 from core.converters import parse_id
 from core.errors import ServiceError
 from core.forms import add_service_error
@@ -167,7 +167,7 @@ def image_list(request: HttpRequest) -> HttpResponse:
 
 
 def tag_sync_failure() -> JobFailure | None:
-    return last_failure("builds.jobs.sync_image_tags", "registry tag sync")
+    return last_failure(jobs.sync_image_tags, "registry tag sync")
 
 
 @login_required

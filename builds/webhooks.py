@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from builds import jobs
 from builds.models import COMMIT_PATTERN, Application, WebhookDelivery
 from core import audit, jobrunner, safejson
 
@@ -116,9 +117,7 @@ def _accept(application: Application, provider: str, push: Push | None, body_sha
                 commit=push.commit,
             )
             audit.record("webhook.push", delivery, actor=f"webhook:{provider}", after={"commit": push.commit})
-            run = jobrunner.enqueue(
-                "builds.jobs.handle_push", application.pk, push.commit, related=application
-            )
+            run = jobrunner.enqueue(jobs.handle_push, application.pk, push.commit, related=application)
     except IntegrityError:
         return JsonResponse({"status": "ignored", "detail": "replayed delivery"}, status=200)
     return JsonResponse({"status": "queued", "job": run.pk, "commit": push.commit}, status=202)

@@ -6,9 +6,12 @@ models page: people look there, not only at the jobs page. Read from the ``JobRu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from core import jobrunner
 from core.models import JobRun
 
 
@@ -20,9 +23,11 @@ class JobFailure:
     finished_at: datetime | None
 
 
-def last_failure(name: str, what: str) -> JobFailure | None:
+def last_failure(job: Callable[..., Any] | str, what: str) -> JobFailure | None:
     """The latest finished run of job ``name`` if it failed; None if it succeeded or never ran."""
-    finished = JobRun.objects.filter(name=name, status__in=[JobRun.Status.SUCCEEDED, JobRun.Status.FAILED])
+    finished = JobRun.objects.filter(
+        name=jobrunner.dotted(job), status__in=[JobRun.Status.SUCCEEDED, JobRun.Status.FAILED]
+    )
     run = finished.order_by("-finished_at", "-pk").only("status", "error", "finished_at").first()
     if run is None or run.status != JobRun.Status.FAILED:
         return None

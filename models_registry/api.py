@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import quote
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -17,13 +15,14 @@ from rest_framework.views import APIView
 
 from core import jobrunner
 from core.api import HasRolePermission
-from core.errors import ConflictError, NotFoundError, ServiceError
+from core.errors import ConflictError, ServiceError
 from core.parsers import FormParser, MultiPartParser
 from core.safejson import SafeJSONParser
 from core.serializers import JobRunSerializer
-from integrations.errors import IntegrationError, IntegrityMismatch
-from models_registry import content, jobs, services
+from models_registry import jobs, services
+from models_registry.downloads import download_response
 from models_registry.models import ModelVersion, RegisteredModel
+from models_registry.queries import get_version, models_with_counts
 from models_registry.serializers import (
     ModelUpdateSerializer,
     ModelVersionSerializer,
@@ -34,18 +33,6 @@ from models_registry.serializers import (
 
 VIEW_MODELS = "models_registry.view_registeredmodel"
 VIEW_VERSIONS = "models_registry.view_modelversion"
-
-
-def models_with_counts() -> QuerySet[RegisteredModel]:
-    return (
-        RegisteredModel.objects.select_related("owner")
-        .annotate(
-            version_count=Count("versions"),
-            # The newest version that can be built: pending and failed ones have no content yet.
-            latest_version=Max("versions__version", filter=Q(versions__state=ModelVersion.State.READY)),
-        )
-        .order_by("name")
-    )
 
 
 class ModelListView(generics.ListCreateAPIView):
@@ -145,10 +132,6 @@ class VersionListView(generics.ListCreateAPIView):
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-def get_version(name: str, number: int) -> ModelVersion:
-    return get_object_or_404(ModelVersion.objects.select_related("model"), model__name=name, version=number)
-
-
 class VersionDetailView(APIView):
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_VERSIONS, "PATCH": "models_registry.change_modelversion_status"}
@@ -179,42 +162,6 @@ class VersionDownloadView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request: Request, name: str, number: int) -> StreamingHttpResponse:
         return download_response(get_version(name, number))
-
-
-def download_response(version: ModelVersion) -> StreamingHttpResponse:
-    """Stream a version's registered bytes from the store, checked on the way (see content.read_version).
-
-    The first chunk is read eagerly so that a refused read (gone, changed, unreachable) is an
-    error answer rather than a broken download.
-    """
-    try:
-        chunks = content.read_version(version)
-        first = next(chunks, b"")
-    except IntegrationError as exc:
-        if version.state == ModelVersion.State.MISSING:
-            raise NotFoundError(f"{version} is missing from the model store: {version.state_reason}") from exc
-        if isinstance(exc, IntegrityMismatch):
-            raise ConflictError(
-                f"The store no longer holds the registered bytes of {version}, so they are not served: {exc}"
-            ) from exc
-        raise services.store_error(exc) from exc
-
-    def body() -> Any:
-        yield first
-        yield from chunks
-
-    response = StreamingHttpResponse(body(), content_type="application/octet-stream")
-    response["Content-Length"] = str(version.size)
-    response["Content-Disposition"] = attachment(version.filename or "model")
-    response["X-Content-SHA256"] = version.sha256
-    return response
-
-
-def attachment(filename: str) -> str:
-    """A Content-Disposition whose parameters no filename can add to: a plain ASCII name of safe
-    characters, and the exact name percent-encoded (RFC 6266, RFC 8187)."""
-    plain = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("._") or "model"
-    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class SyncView(APIView):

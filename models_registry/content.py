@@ -17,8 +17,8 @@ from django.db import IntegrityError, transaction
 
 from core import adapters, audit, jobrunner
 from core.audit import Actor
-from core.errors import ConflictError
-from integrations.errors import IntegrationError, TemporaryError
+from core.errors import ConflictError, NotFoundError
+from integrations.errors import IntegrationError, IntegrityMismatch, TemporaryError
 from integrations.modelstore import PinnedObject, verified
 from models_registry import services
 from models_registry.models import ModelVersion
@@ -143,3 +143,28 @@ def read_version(version: ModelVersion) -> Iterator[bytes]:
     return verified(
         chunks, sha256=version.sha256, size=version.size or 0, what=f"the stored content of {version}"
     )
+
+
+def download(version: ModelVersion) -> Iterator[bytes]:
+    """The bytes a download serves: :func:`read_version` with its refusals as service errors.
+
+    The first chunk is read eagerly so that a refused read (gone, changed, unreachable) is an
+    error answer rather than a broken download.
+    """
+    try:
+        chunks = read_version(version)
+        first = next(chunks, b"")
+    except IntegrationError as exc:
+        if version.state == ModelVersion.State.MISSING:
+            raise NotFoundError(f"{version} is missing from the model store: {version.state_reason}") from exc
+        if isinstance(exc, IntegrityMismatch):
+            raise ConflictError(
+                f"The store no longer holds the registered bytes of {version}, so they are not served: {exc}"
+            ) from exc
+        raise services.store_error(exc) from exc
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from chunks
+
+    return body()

@@ -15,9 +15,10 @@ from core.errors import ServiceError
 from core.forms import add_service_error
 from core.jobstatus import last_failure
 from models_registry import jobs, services
-from models_registry.api import download_response, get_version, models_with_counts
+from models_registry.downloads import download_response
 from models_registry.forms import ModelForm, StatusForm, VersionForm
 from models_registry.models import ModelVersion, RegisteredModel
+from models_registry.queries import get_version, models_with_counts
 
 VIEW = "models_registry.view_registeredmodel"
 VERSIONS_PER_PAGE = 50
@@ -42,7 +43,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Model {model.name} created.")
                 return redirect(model)
-    failure = last_failure("models_registry.jobs.sync_model_store", "model store sync")
+    failure = last_failure(jobs.sync_model_store, "model store sync")
     context = {"models": models_with_counts(), "form": form, "failure": failure}
     return render(request, "models_registry/model_list.html", context)
 

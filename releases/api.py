@@ -18,6 +18,7 @@ from core.errors import ForbiddenError, NotFoundError, ServiceError
 from releases import services
 from releases.diff import release_diff
 from releases.models import Environment, FreezeWindow, Release, Schedule
+from releases.queries import environments, releases
 from releases.serializers import (
     CandidateSerializer,
     DecisionSerializer,
@@ -33,18 +34,6 @@ from releases.serializers import (
 
 VIEW_ENVIRONMENTS = "releases.view_environment"
 VIEW_RELEASES = "releases.view_release"
-
-
-def environments() -> QuerySet[Environment]:
-    return Environment.objects.select_related(
-        "application", "previous", "current_release__image", "current_release__model_version__model"
-    ).prefetch_related("freeze_windows")
-
-
-def releases() -> QuerySet[Release]:
-    return Release.objects.select_related(
-        "environment__application", "image", "model_version__model", "requested_by"
-    ).prefetch_related("approvals__approver")
 
 
 def _environment_fields(data: dict[str, Any], application: Any) -> dict[str, Any]:

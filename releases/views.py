@@ -15,11 +15,11 @@ from core.errors import ServiceError
 from core.forms import add_service_error, describe_errors
 from core.widgets import render_suggestions
 from releases import rules, services
-from releases.api import environments, releases
 from releases.diff import release_diff
 from releases.forms import DecisionForm, FreezeWindowForm, RequestReleaseForm, RollbackForm, ScheduleForm
 from releases.inbox import approval_refusals
 from releases.models import Environment, Release, RuleChange, Schedule
+from releases.queries import environments, releases
 from releases.serializers import EnvironmentSerializer
 
 VIEW_RELEASES = "releases.view_release"

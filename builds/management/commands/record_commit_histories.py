@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from builds import jobs
 from core import jobrunner
 
 
@@ -16,9 +17,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        run = jobrunner.enqueue_once(
-            "builds.jobs.record_missing_histories", actor="command:record_commit_histories"
-        )
+        run = jobrunner.enqueue_once(jobs.record_missing_histories, actor="command:record_commit_histories")
         if run is None:
             self.stdout.write("A recording job is already queued or running.")
         else:
