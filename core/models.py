@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -71,6 +72,31 @@ class AuditEvent(models.Model):
     @property
     def shown_after(self) -> Any:
         return redact(self.after)
+
+    @property
+    def field_changes(self) -> list[tuple[str, str, str]]:
+        """(field, before, after) as readable text for each field that changed (a field both
+        sides hold unchanged, such as the digest of a release changing state, is left out)."""
+        raw_before = self.before if isinstance(self.before, dict) else {}
+        raw_after = self.after if isinstance(self.after, dict) else {}
+        names = [
+            name
+            for name in dict.fromkeys([*raw_before, *raw_after])
+            if not (name in raw_before and name in raw_after and raw_before[name] == raw_after[name])
+        ]
+        before, after = redact(raw_before), redact(raw_after)
+        return [(name, readable(before.get(name)), readable(after.get(name))) for name in names]
+
+
+def readable(value: Any) -> str:
+    """A stored audit value as people read it: text as is, nothing as a dash, the rest as JSON."""
+    if value is None or value == "":
+        return "\u2013"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 class JobRun(models.Model):

@@ -6,36 +6,47 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 
+from builds.models import Application
 from core.models import AuditEvent, JobRun
 from core.roles import role_names
-from models_registry.models import ModelVersion, RegisteredModel
+from models_registry.models import ModelVersion
+from overview import grid
 from overview.filters import AuditFilterForm
-from releases.models import Environment, Release
+from releases.models import Release
+
+GRID_APPLICATIONS_PER_PAGE = 50
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """The overview grid: applications by environments, refreshed in place every few seconds."""
     if not role_names(request.user):
         # Signed in, but nobody gave them a role yet: every page would refuse them; say why here.
         return render(request, "overview/no_role.html", status=403)
+    application = request.GET.get("application", "").replace("\x00", "")[:100]
+    applications = Application.objects.order_by("name").only("name")
+    if application:
+        applications = applications.filter(name__icontains=application)
+    page = Paginator(applications, GRID_APPLICATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
+    columns, rows = grid.grid(shown, grid.cells(grid.environments().filter(application__in=shown)))
     context = {
-        "model_count": RegisteredModel.objects.count(),
-        "version_count": ModelVersion.objects.count(),
+        "columns": columns,
+        "rows": rows,
+        "page": page,
+        "application": application,
+        "refreshed_at": timezone.now(),
+    }
+    if request.htmx:
+        return render(request, "overview/_grid.html", context)
+    context |= {
         "recent_versions": ModelVersion.objects.select_related("model", "created_by").order_by("-created_at")[
             :8
         ],
+        "recent_jobs": JobRun.objects.all()[:8],
         "recent_events": AuditEvent.objects.all()[:10],
-        "recent_jobs": JobRun.objects.all()[:5],
-        "environments": Paginator(
-            Environment.objects.select_related(
-                "application",
-                "active_release",
-                "current_release__model_version__model",
-                "current_release__image",
-            ).order_by("application__name", "order", "name"),
-            50,
-        ).get_page(request.GET.get("page")),
         "waiting_approvals": Release.objects.filter(state=Release.State.REQUESTED).count(),
     }
     return render(request, "overview/home.html", context)

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import audit
+from integrations.deploy.base import RunningState
 from integrations.errors import IntegrationError
 from releases.deployer import last_set_on_target
 from releases.models import Environment
@@ -27,11 +28,18 @@ def check(environment: Environment) -> str:
     expected = [release.image.reference for release in chain]
     last = chain[0]
     drift = ""
+    _observe_health(environment, running)
     if running is None:
         drift = f"nothing runs, though release #{last.pk} set {last.image.reference}"
     elif not running.matches(expected):
         drift = f"runs {running.image}, but the product last set {' or '.join(expected)} (release #{last.pk})"
     return _record(environment, drift)
+
+
+def _observe_health(environment: Environment, running: RunningState | None) -> None:
+    ready = running.ready_replicas if running else 0
+    desired = running.replicas if running else 0
+    Environment.objects.filter(pk=environment.pk).update(ready_replicas=ready, desired_replicas=desired)
 
 
 def _record(environment: Environment, drift: str) -> str:

@@ -95,6 +95,9 @@ class Environment(models.Model):
     )
     drift = models.TextField(blank=True, help_text="what runs differs from what was released")
     drift_checked_at = models.DateTimeField(null=True, blank=True)
+    # Health as the last drift check saw it (an observation, not a state people change).
+    ready_replicas = models.PositiveIntegerField(null=True, blank=True)
+    desired_replicas = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
 
     class Meta:

@@ -94,6 +94,9 @@ class RunningState:
     # What the target was last asked to run, where that can differ from what runs (the local
     # target keeps serving the old release when a new one fails); "" where it cannot.
     desired_image: str = ""
+    # Health: pods (or processes) ready to serve out of those wanted; None where unknown.
+    ready_replicas: int | None = None
+    replicas: int | None = None
 
     def matches(self, images: tuple[str, ...] | list[str]) -> bool:
         """Whether the target runs, or was last asked to run, one of ``images``."""

@@ -122,6 +122,8 @@ class KubernetesTarget:
             release_id=ann.get(RELEASE_ID, ""),
             model_version=ann.get(MODEL_VERSION, ""),
             generation=int(dep["metadata"].get("generation") or 0),
+            ready_replicas=int((dep.get("status") or {}).get("readyReplicas") or 0),
+            replicas=int((dep.get("spec") or {}).get("replicas") or 0),
         )
 
     def deploy(self, req: DeployRequest) -> RolloutStatus:

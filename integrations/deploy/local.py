@@ -126,6 +126,9 @@ class LocalProcessTarget:
             model_version=running.get("model_version", ""),
             generation=int(desired.get("generation") or running.get("generation") or 0),
             desired_image=desired.get("image", ""),
+            # One process serves; it is ready while its supervisor runs and reports no problem.
+            ready_replicas=int(supervisor_alive(self.state_dir) and not state.get("problem")),
+            replicas=1,
         )
 
     def deploy(self, req: DeployRequest) -> RolloutStatus:

@@ -202,3 +202,16 @@ def test_a_killed_worker_is_replaced_without_deploying_twice(k8s_env, k8s_standi
     assert RolloutEvent.objects.filter(release=created, message__contains="resumed").exists()
     patches = [r for r in k8s_standin.requests("PATCH") if r.get("status", 200) < 300]
     assert len(patches) == 1
+
+
+def test_the_drift_check_records_health_for_the_overview(k8s_env, k8s_standin, churn_model, manager):
+    release(k8s_env, churn_model, "v2", manager)
+    jobs.check_drift()
+    k8s_env.refresh_from_db()
+    deployment = k8s_standin.read()
+    wanted = deployment["spec"]["replicas"]
+    assert wanted >= 1
+    assert (k8s_env.ready_replicas, k8s_env.desired_replicas) == (
+        deployment["status"]["readyReplicas"],
+        wanted,
+    )
