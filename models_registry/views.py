@@ -139,7 +139,8 @@ def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse
 
 
 def lineage(version: ModelVersion) -> dict[str, object]:
-    """Builds (with their images) of this version, and images found by the tag sync that contain it.
+    """Builds (with their images) of this version, images found by the tag sync that contain it,
+    where it runs now and where it ran (the newest ``RAN_LIMIT`` periods).
 
     Reverse relations keep the registry free of imports from the builds app.
     """
@@ -152,7 +153,28 @@ def lineage(version: ModelVersion) -> dict[str, object]:
             "environment__application"
         )
     ]
-    return {"builds": builds, "other_images": others, "running_in": running}
+    ran = (
+        version.releases.filter(run_periods__isnull=False)
+        .values(
+            "pk",
+            "environment_id",
+            "environment__name",
+            "environment__application__name",
+            "run_periods__started_at",
+            "run_periods__ended_at",
+        )
+        .order_by("-run_periods__started_at")[:RAN_LIMIT]
+    )
+    return {
+        "builds": builds,
+        "other_images": others,
+        "running_in": running,
+        "ran": list(ran),
+        "ran_limit": RAN_LIMIT,
+    }
+
+
+RAN_LIMIT = 50
 
 
 @login_required

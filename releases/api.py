@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -15,13 +16,15 @@ from rest_framework.views import APIView
 from builds.models import Build, Image
 from core.api import HasRolePermission, query_id, query_text
 from core.errors import ForbiddenError, NotFoundError, ServiceError
-from releases import services
+from models_registry.models import ModelVersion
+from releases import envdiff, history, services
 from releases.diff import release_diff
-from releases.models import Environment, FreezeWindow, Release, Schedule
+from releases.models import Environment, FreezeWindow, Release, RunPeriod, Schedule
 from releases.queries import environments, releases
 from releases.serializers import (
     CandidateSerializer,
     DecisionSerializer,
+    EnvironmentDiffSerializer,
     EnvironmentSerializer,
     FreezeWindowSerializer,
     ReleaseCreateSerializer,
@@ -29,6 +32,7 @@ from releases.serializers import (
     ReleaseSerializer,
     RollbackSerializer,
     RolloutEventSerializer,
+    RunPeriodSerializer,
     ScheduleSerializer,
 )
 
@@ -337,3 +341,81 @@ class ScheduleDetailView(generics.RetrieveUpdateDestroyAPIView):
 
     def perform_destroy(self, instance: Schedule) -> None:
         services.delete_schedule(instance, actor=self.request.user)
+
+
+AT = OpenApiParameter(
+    "at", str, description="ISO 8601 instant (UTC when it has no offset); without it, the whole timeline"
+)
+
+
+@extend_schema(parameters=[AT], responses=RunPeriodSerializer(many=True))
+class EnvironmentHistoryView(generics.ListAPIView):
+    """What ran in an environment: at one instant (``?at=``: a list of one, or none when nothing
+    had run there yet), or every release that ran there, newest first."""
+
+    serializer_class = RunPeriodSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_ENVIRONMENTS}
+
+    def get_queryset(self) -> QuerySet[RunPeriod]:
+        environment = get_object_or_404(Environment, pk=self.kwargs["pk"])
+        at = query_text(self.request.query_params, "at")
+        if not at:
+            return history.timeline(environment)
+        period = history.running_at(environment, history.parse_instant(at))
+        return history.periods().filter(pk=period.pk) if period else RunPeriod.objects.none()
+
+
+class VersionDeploymentsView(generics.ListAPIView):
+    """Where and when a model version ran: one entry per environment and period, newest first."""
+
+    serializer_class = RunPeriodSerializer
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_RELEASES}
+
+    def get_queryset(self) -> QuerySet[RunPeriod]:
+        version = get_object_or_404(
+            ModelVersion, model__name=self.kwargs["name"], version=self.kwargs["number"]
+        )
+        return history.deployments_of(version)
+
+
+DIFF_PARAMETERS = [
+    OpenApiParameter(
+        "from", int, required=True, description="environment id: what runs there now (or at from_at)"
+    ),
+    OpenApiParameter("to", int, description="environment id (default: the same as from)"),
+    OpenApiParameter("from_at", str, description="ISO 8601 instant for the from side"),
+    OpenApiParameter("to_at", str, description="ISO 8601 instant for the to side"),
+]
+
+
+@extend_schema(parameters=DIFF_PARAMETERS, responses=EnvironmentDiffSerializer)
+class EnvironmentDiffView(APIView):
+    """Two environments side by side, or one at two instants: the commits, the model version with
+    every metric's delta, both digests, and the releases in between. Environments of different
+    applications may be compared; the answer says so."""
+
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_ENVIRONMENTS}
+    error_statuses = {"GET": (404,)}
+
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        old_env = _environment(query_id(params, "from"))
+        new_env = _environment(query_id(params, "to")) if params.get("to") else old_env
+        old_at, new_at = (_instant(params, name) for name in ("from_at", "to_at"))
+        result = envdiff.compare(envdiff.side(old_env, old_at), envdiff.side(new_env, new_at))
+        return Response(EnvironmentDiffSerializer(result).data)
+
+
+def _environment(pk: int) -> Environment:
+    environment = Environment.objects.select_related("application").filter(pk=pk).first()
+    if environment is None:
+        raise NotFoundError(f"No environment #{pk}.")
+    return environment
+
+
+def _instant(params: Any, name: str) -> datetime | None:
+    text = query_text(params, name)
+    return history.parse_instant(text, name=name) if text else None

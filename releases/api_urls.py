@@ -5,7 +5,16 @@ from releases import api, rule_api
 
 urlpatterns = [
     path("environments/", api.EnvironmentListView.as_view(), name="api-environments"),
+    path("environments/diff/", api.EnvironmentDiffView.as_view(), name="api-environment-diff"),
     path("environments/<id:pk>/", api.EnvironmentDetailView.as_view(), name="api-environment"),
+    path(
+        "environments/<id:pk>/history/", api.EnvironmentHistoryView.as_view(), name="api-environment-history"
+    ),
+    path(
+        "models/<name:name>/versions/<id:number>/deployments/",
+        api.VersionDeploymentsView.as_view(),
+        name="api-version-deployments",
+    ),
     path(
         "environments/<id:pk>/freeze-windows/", api.FreezeWindowListView.as_view(), name="api-freeze-windows"
     ),

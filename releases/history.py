@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
+from core.errors import ServiceError
 from models_registry.models import ModelVersion
 from releases.models import Environment, RunPeriod
 
@@ -35,3 +37,19 @@ def running_at(environment: Environment, instant: datetime) -> RunPeriod | None:
 def deployments_of(version: ModelVersion) -> QuerySet[RunPeriod]:
     """Where and when a model version ran, newest first."""
     return periods().filter(release__model_version=version)
+
+
+def parse_instant(text: str, *, name: str = "at", now: datetime | None = None) -> datetime:
+    """An ISO 8601 instant from a query string; without an offset it is UTC. Not one, or one in
+    the future (nothing has run there yet), is a ServiceError naming the parameter."""
+    try:
+        instant = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ServiceError(
+            f"{name} must be an ISO 8601 date-time, e.g. 2026-11-24T02:13:00Z; got {text[:40]!r}.", field=name
+        ) from None
+    if timezone.is_naive(instant):
+        instant = instant.replace(tzinfo=timezone.UTC)
+    if instant > (now or timezone.now()):
+        raise ServiceError(f"{name} is in the future: history only answers for the past.", field=name)
+    return instant

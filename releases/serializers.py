@@ -1,11 +1,29 @@
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from builds.models import Application
 from core.redaction import web_url
 from releases import scheduling
-from releases.models import Approval, Environment, FreezeWindow, Release, RolloutEvent, RuleChange, Schedule
+from releases.models import (
+    Approval,
+    Environment,
+    FreezeWindow,
+    Release,
+    RolloutEvent,
+    RuleChange,
+    RunPeriod,
+    Schedule,
+)
+
+MODEL_VERSION_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {"name": {"type": "string"}, "version": {"type": "integer"}},
+}
 
 
 class FreezeWindowSerializer(serializers.ModelSerializer):
@@ -284,3 +302,83 @@ class RuleChangeSerializer(serializers.ModelSerializer):
             "reason",
         ]
         read_only_fields = fields
+
+
+class RunPeriodSerializer(serializers.ModelSerializer):
+    """One release running in one environment, from when it became current until it was replaced."""
+
+    release_id = serializers.IntegerField(source="release.pk")
+    environment_id = serializers.IntegerField(source="environment.pk")
+    environment = serializers.CharField(source="environment.name")
+    application = serializers.CharField(source="environment.application.name")
+    model_version = serializers.SerializerMethodField()
+    digest = serializers.CharField(source="release.digest")
+    commit = serializers.CharField(source="release.commit")
+    kind = serializers.CharField(source="release.kind")
+    started_at = serializers.DateTimeField(help_text="from")
+    ended_at = serializers.DateTimeField(allow_null=True, help_text="until; null while it still runs")
+
+    class Meta:
+        model = RunPeriod
+        fields = [
+            "release_id",
+            "environment_id",
+            "environment",
+            "application",
+            "model_version",
+            "digest",
+            "commit",
+            "kind",
+            "started_at",
+            "ended_at",
+        ]
+
+    @extend_schema_field(MODEL_VERSION_SCHEMA)
+    def get_model_version(self, period: RunPeriod) -> dict[str, Any] | None:
+        version = period.release.model_version
+        return {"name": version.model.name, "version": version.version} if version else None
+
+
+class DiffSideSerializer(serializers.Serializer):
+    environment_id = serializers.IntegerField()
+    environment = serializers.CharField()
+    application = serializers.CharField()
+    at = serializers.DateTimeField(allow_null=True, help_text="the instant compared; null: now")
+    release_id = serializers.IntegerField(allow_null=True, help_text="what ran then; null: nothing had")
+    digest = serializers.CharField(allow_null=True)
+    commit = serializers.CharField(allow_null=True)
+    model_version = serializers.JSONField(allow_null=True)
+    since = serializers.DateTimeField(allow_null=True)
+
+
+class DigestChangeSerializer(ChangeSerializer):
+    changed = serializers.BooleanField()
+
+
+class BetweenSerializer(serializers.Serializer):
+    release_id = serializers.IntegerField()
+    kind = serializers.CharField()
+    model_version = serializers.CharField(allow_null=True)
+    digest = serializers.CharField()
+    commit = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+
+
+class EnvironmentDiffSerializer(serializers.Serializer):
+    same_application = serializers.BooleanField()
+    notes = serializers.ListField(child=serializers.CharField())
+    to = DiffSideSerializer()
+    digest = DigestChangeSerializer()
+    commits = CommitSerializer(many=True)
+    commits_truncated = serializers.BooleanField()
+    commits_note = serializers.CharField()
+    commits_error = serializers.CharField()
+    model_version = ModelChangeSerializer()
+    metrics = MetricDeltaSerializer(many=True)
+    releases_between = BetweenSerializer(many=True)
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        fields["from"] = DiffSideSerializer()
+        return fields

@@ -1,0 +1,86 @@
+"""The timeline, time travel and diff pages, and where a model version ran, as people see them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from releases.models import RunPeriod
+from tests.releases.conftest import SETUP
+from tests.releases.helpers import candidate, environment
+from tests.releases.test_history import go_out
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ran(application, churn_model):
+    version = churn_model.versions.get()
+    staging = environment(application, "staging", actor=SETUP, required_approvals=0, order=1)
+    prod = environment(
+        application, "prod", actor=SETUP, required_approvals=0, order=2, target_config={"port": 18120}
+    )
+    first = go_out(staging, candidate(application, version, "one"))
+    second = go_out(staging, candidate(application, version, "two"))
+    RunPeriod.objects.filter(release=first).update(
+        started_at=timezone.now() - timedelta(hours=5), ended_at=timezone.now() - timedelta(hours=2)
+    )
+    RunPeriod.objects.filter(release=second).update(started_at=timezone.now() - timedelta(hours=2))
+    return staging, prod, first, second
+
+
+def test_the_timeline_draws_a_band_per_environment_and_answers_what_ran_when(
+    client, scientist, application, ran
+):
+    _staging, _prod, first, second = ran
+    client.force_login(scientist)
+    at = (timezone.now() - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    page = client.get(f"/applications/{application.name}/timeline/", {"days": "1", "at": at}).content.decode()
+
+    assert page.count('class="band"') == 2
+    assert page.count('class="segment') == 2
+    assert f"release #{first.pk} · churn-model v1" in page  # the hover text
+    assert f'href="/releases/{first.pk}/"' in page and f'href="/releases/{second.pk}/"' in page
+    assert "segment hue-0 at" in page  # the segment running at the instant is marked
+    assert f'<a href="/releases/{first.pk}/">release #{first.pk}</a>' in page
+    assert "nothing had run here yet" in page  # prod, at that instant
+    assert "data-local" in page and " UTC" in page
+
+
+def test_a_bad_instant_on_the_timeline_is_said_not_a_500(client, scientist, application, ran):
+    client.force_login(scientist)
+    page = client.get(f"/applications/{application.name}/timeline/", {"at": "last tuesday"})
+    assert page.status_code == 200
+    assert "must be an ISO 8601 date-time" in page.content.decode()
+    future = client.get(f"/applications/{application.name}/timeline/", {"at": "2999-01-01T00:00Z"})
+    assert "in the future" in future.content.decode()
+
+
+def test_the_diff_page(client, scientist, application, ran):
+    staging, prod, first, second = ran
+    go_out(prod, first.image)
+    client.force_login(scientist)
+
+    page = client.get("/environments/diff/", {"from": prod.pk, "to": staging.pk}).content.decode()
+
+    assert "From churn-predictor/prod" in page and "To churn-predictor/staging" in page
+    assert first.digest in page and second.digest in page
+    assert f'href="/releases/{second.pk}/"' in page
+    assert client.get("/environments/diff/", {"from": prod.pk, "to_at": "nonsense"}).status_code == 400
+    assert client.get("/environments/diff/", {"from": 999999}).status_code == 404
+    assert client.get("/environments/diff/").status_code == 400
+
+
+def test_the_version_page_says_where_the_version_ran(client, scientist, application, ran, churn_model):
+    _staging, _, first, second = ran
+    client.force_login(scientist)
+    page = client.get("/models/churn-model/versions/1/").content.decode()
+    assert "Where did this version run" in page
+    assert (
+        f'href="/releases/{first.pk}/">#{first.pk}' in page
+        and f'href="/releases/{second.pk}/">#{second.pk}' in page
+    )
+    assert "still runs" in page
