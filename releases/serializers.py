@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from builds.models import Application
 from core.redaction import web_url
-from releases import scheduling
+from releases import scheduling, waiting
 from releases.models import (
     Approval,
     Environment,
@@ -101,6 +101,15 @@ class RolloutEventSerializer(serializers.ModelSerializer):
         fields = ["at", "phase", "message", "detail"]
 
 
+class ReleaseListSerializer(serializers.ListSerializer):
+    """Reads the waiting reasons of a whole page at once (a fixed number of queries)."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        items = list(data.all() if hasattr(data, "all") else data)
+        self.context["waiting"] = waiting.reasons(items)
+        return super().to_representation(items)
+
+
 class ReleaseSerializer(serializers.ModelSerializer):
     application = serializers.CharField(source="environment.application.name", read_only=True)
     environment = serializers.CharField(source="environment.name", read_only=True)
@@ -116,9 +125,11 @@ class ReleaseSerializer(serializers.ModelSerializer):
         source="requested_by.username", read_only=True, default=None, allow_null=True
     )
     approvals = ApprovalSerializer(many=True, read_only=True)
+    waiting = serializers.SerializerMethodField(help_text="why it is not moving, one sentence per reason")
 
     class Meta:
         model = Release
+        list_serializer_class = ReleaseListSerializer
         fields = [
             "id",
             "application",
@@ -127,6 +138,7 @@ class ReleaseSerializer(serializers.ModelSerializer):
             "kind",
             "state",
             "state_reason",
+            "waiting",
             "image",
             "digest",
             "model",
@@ -150,6 +162,12 @@ class ReleaseSerializer(serializers.ModelSerializer):
             "approvals",
         ]
         read_only_fields = fields
+
+    def get_waiting(self, release: Release) -> list[str]:
+        known = self.context.get("waiting")
+        if known is not None and release.pk in known:
+            return known[release.pk]
+        return waiting.reasons([release])[release.pk]
 
 
 class ReleaseCreateSerializer(serializers.Serializer):

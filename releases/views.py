@@ -14,7 +14,7 @@ from core.converters import parse_id
 from core.errors import ServiceError
 from core.forms import add_service_error, describe_errors
 from core.widgets import render_suggestions
-from releases import rules, services
+from releases import rules, services, waiting
 from releases.diff import release_diff
 from releases.forms import DecisionForm, FreezeWindowForm, RequestReleaseForm, RollbackForm, ScheduleForm
 from releases.inbox import approval_refusals
@@ -49,14 +49,14 @@ def environment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             except ServiceError as exc:
                 add_service_error(form, exc)
             else:
-                waiting = (
+                outcome = (
                     "waits for approval"
                     if release.state == Release.State.REQUESTED
                     else f"is {release.state}"
                 )
-                messages.success(request, f"Release #{release.pk} requested; it {waiting}.")
+                messages.success(request, f"Release #{release.pk} requested; it {outcome}.")
                 return redirect(release)
-    history = releases().filter(environment=environment)[:30]
+    history = waiting.annotate(releases().filter(environment=environment)[:30])
     can_roll_back = (
         environment.current_release is not None and services.previous_good(environment) is not None
     )
@@ -151,13 +151,14 @@ def _add_freeze(request: HttpRequest, environment: Environment) -> None:
 @permission_required(VIEW_RELEASES, raise_exception=True)
 def release_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(releases(), 50).get_page(request.GET.get("page"))
-    return render(request, "releases/release_list.html", {"page": page})
+    return render(request, "releases/release_list.html", {"page": page, "rows": waiting.annotate(page)})
 
 
 @login_required
 @permission_required(VIEW_RELEASES, raise_exception=True)
 def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
     release = get_object_or_404(releases(), pk=pk)
+    waiting.annotate([release])
     if request.htmx and request.GET.get("part") == "progress":
         return render(request, "releases/_progress.html", {"release": release})
     context = {
@@ -221,14 +222,14 @@ def release_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @login_required
 @permission_required("releases.approve_release", raise_exception=True)
 def approvals_inbox(request: HttpRequest) -> HttpResponse:
-    waiting = (
+    pending = (
         releases()
         .select_related("environment__approver_group")
         .filter(state=Release.State.REQUESTED)
         .order_by("requested_at", "pk")
     )
-    page = Paginator(waiting, 50).get_page(request.GET.get("page"))
+    page = Paginator(pending, 50).get_page(request.GET.get("page"))
     waiting_here = list(page.object_list)
     refusals = approval_refusals(waiting_here, request.user)
-    rows = [(release, refusals[release.pk]) for release in waiting_here]
+    rows = [(release, refusals[release.pk]) for release in waiting.annotate(waiting_here)]
     return render(request, "releases/approvals.html", {"rows": rows, "page": page})

@@ -29,6 +29,15 @@ def reasons(releases: Iterable[Release], *, now: datetime | None = None) -> dict
     return {release.pk: facts.why(release) for release in releases}
 
 
+def annotate(releases: Iterable[Release], *, now: datetime | None = None) -> list[Release]:
+    """``releases`` as a list, each with ``.waiting`` set to its reasons (for pages)."""
+    releases = list(releases)
+    found = reasons(releases, now=now)
+    for release in releases:
+        release.waiting = found[release.pk]  # type: ignore[attr-defined]
+    return releases
+
+
 @dataclass
 class _Facts:
     """What the sentences need, read once for all the releases asked about (six queries)."""

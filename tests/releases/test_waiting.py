@@ -121,3 +121,22 @@ def test_the_same_queries_for_many_releases(path, application, churn_model):
     with CaptureQueriesContext(connection) as many:
         said = waiting.reasons(list(Release.objects.select_related("environment")))
     assert len(many) == len(few) and len(said) == 33
+
+
+def test_the_reasons_reach_the_api_the_release_page_the_list_and_the_inbox(
+    api, client, path, application, churn_model, scientist, manager
+):
+    staging, _ = path
+    release = services.request_release(
+        staging, image=candidate(application, churn_model.versions.get(), "w"), actor=scientist
+    )
+    said = "0 of 1 approvals (needs 1 more from Release manager; the requester cannot approve)"
+    api.force_authenticate(scientist)
+    assert api.get(f"/api/v1/releases/{release.pk}/").json()["waiting"] == [said]
+    listed = api.get("/api/v1/releases/").json()["results"]
+    assert [r["waiting"] for r in listed if r["id"] == release.pk] == [[said]]
+    client.force_login(manager)
+    for url in (f"/releases/{release.pk}/", "/releases/", "/approvals/", f"/environments/{staging.pk}/"):
+        assert said in client.get(url).content.decode(), url
+    mark_succeeded(release)
+    assert api.get(f"/api/v1/releases/{release.pk}/").json()["waiting"] == []
