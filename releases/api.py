@@ -17,13 +17,14 @@ from builds.models import Build, Image
 from core.api import HasRolePermission, query_id, query_text
 from core.errors import ForbiddenError, NotFoundError, ServiceError
 from models_registry.models import ModelVersion
-from releases import envdiff, history, services
+from releases import dora, envdiff, history, services
 from releases.diff import release_diff
 from releases.models import Environment, FreezeWindow, Release, RunPeriod, Schedule
 from releases.queries import environments, releases
 from releases.serializers import (
     CandidateSerializer,
     DecisionSerializer,
+    DoraSerializer,
     EnvironmentDiffSerializer,
     EnvironmentSerializer,
     FreezeWindowSerializer,
@@ -419,3 +420,30 @@ def _environment(pk: int) -> Environment:
 def _instant(params: Any, name: str) -> datetime | None:
     text = query_text(params, name)
     return history.parse_instant(text, name=name) if text else None
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("application", str, required=True, description="application name"),
+        OpenApiParameter(
+            "environment", str, description="environment name (default: each of the application's)"
+        ),
+        OpenApiParameter("days", int, description=f"period in days, 1-{dora.MAX_DAYS} (default 30)"),
+    ],
+    responses=DoraSerializer(many=True),
+)
+class DoraView(APIView):
+    """DORA figures per environment of an application over the last ``days``, each with its
+    numerator and denominator and a daily series (definitions in docs/releases.md)."""
+
+    permission_classes = [HasRolePermission]
+    required_permissions = {"GET": VIEW_RELEASES}
+    error_statuses = {"GET": (404,)}
+
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        environments, days = dora.select(
+            query_text(params, "application"), query_text(params, "environment"), params.get("days")
+        )
+        figures = [dora.compute(environment, days=days) for environment in environments]
+        return Response(DoraSerializer(figures, many=True).data)

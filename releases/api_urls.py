@@ -5,6 +5,7 @@ from releases import api, rule_api
 
 urlpatterns = [
     path("environments/", api.EnvironmentListView.as_view(), name="api-environments"),
+    path("metrics/dora/", api.DoraView.as_view(), name="api-dora"),
     path("environments/diff/", api.EnvironmentDiffView.as_view(), name="api-environment-diff"),
     path("environments/<id:pk>/", api.EnvironmentDetailView.as_view(), name="api-environment"),
     path(

@@ -25,7 +25,11 @@ from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from builds.models import BuildCommit
+from core.errors import NotFoundError, ServiceError
 from releases.models import Environment, Release, RunPeriod
+
+MAX_DAYS = 365
+DEFAULT_DAYS = 30
 
 FINISHED = (Release.State.SUCCEEDED, Release.State.FAILED, Release.State.ROLLED_BACK)
 FAILED = (Release.State.FAILED, Release.State.ROLLED_BACK)
@@ -178,3 +182,24 @@ def _median(values: list[float], unit: str) -> Figure:
 
 def _hours(delta: timedelta) -> float:
     return max(delta.total_seconds(), 0) / 3600
+
+
+def select(application: str, environment: str, days: str | None) -> tuple[list[Environment], int]:
+    """The environments and period a request names (application required, environment optional),
+    or a ServiceError / NotFoundError saying what is wrong."""
+    if not application:
+        raise ServiceError("application is required: DORA figures are per application.", field="application")
+    try:
+        period = int(days) if days not in (None, "") else DEFAULT_DAYS
+    except ValueError:
+        period = 0
+    if not 1 <= period <= MAX_DAYS:
+        raise ServiceError(f"days must be a whole number from 1 to {MAX_DAYS}.", field="days")
+    found = Environment.objects.select_related("application").filter(application__name=application)
+    if environment:
+        found = found.filter(name=environment)
+    chosen = list(found.order_by("order", "name"))
+    if not chosen:
+        what = f"{application}/{environment}" if environment else f"application {application!r}"
+        raise NotFoundError(f"No environments for {what}.")
+    return chosen, period

@@ -400,3 +400,32 @@ class EnvironmentDiffSerializer(serializers.Serializer):
         fields = super().get_fields()
         fields["from"] = DiffSideSerializer()
         return fields
+
+
+class FigureSerializer(serializers.Serializer):
+    value = serializers.FloatField(allow_null=True, help_text="null when there is nothing to compute it from")
+    numerator = serializers.FloatField()
+    denominator = serializers.FloatField()
+    unit = serializers.CharField()
+
+
+class DailySerializer(serializers.Serializer):
+    day = serializers.DateField()
+    deployments = serializers.IntegerField()
+    failures = serializers.IntegerField()
+
+
+class DoraSerializer(serializers.Serializer):
+    environment_id = serializers.IntegerField(source="environment.pk")
+    environment = serializers.CharField(source="environment.name")
+    application = serializers.CharField(source="environment.application.name")
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    deployment_frequency = FigureSerializer(help_text="succeeded deployments (not rollbacks) per day")
+    lead_time_hours = FigureSerializer(
+        help_text="earliest new commit or model version registration to success; median over deployments"
+    )
+    model_lead_time_hours = FigureSerializer(help_text="model version registered to serving here; median")
+    change_failure_rate = FigureSerializer(help_text="failed or rolled back / all finished")
+    time_to_restore_hours = FigureSerializer(help_text="a failure to the next success here; median")
+    daily = DailySerializer(many=True)
