@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from builds import jobs, services
 from builds.models import Application, Build, Image
-from builds.queries import builds_queryset
+from builds.queries import BUILD_FILTERS, IMAGE_FILTERS, builds_queryset, images_queryset
 from builds.serializers import (
     ApplicationSerializer,
     BuildCreateSerializer,
@@ -23,7 +23,7 @@ from builds.serializers import (
     BuildSerializer,
     ImageSerializer,
 )
-from core import jobrunner
+from core import jobrunner, listing
 from core.api import HasRolePermission, Pagination, query_id, query_int, query_text
 from core.errors import NotFoundError
 from core.serializers import JobRunSerializer
@@ -73,9 +73,7 @@ class ApplicationDetailView(generics.RetrieveUpdateAPIView):
 @extend_schema_view(
     get=extend_schema(
         parameters=[
-            OpenApiParameter("application", str),
-            OpenApiParameter("state", str),
-            OpenApiParameter("commit", str),
+            *listing.parameters(BUILD_FILTERS),
         ]
     )
 )
@@ -94,15 +92,7 @@ class BuildListView(generics.ListCreateAPIView):
     error_statuses = {"POST": (404, 409)}  # the application or model version named; what can be built
 
     def get_queryset(self) -> QuerySet[Build]:
-        params = self.request.query_params
-        queryset = builds_queryset()
-        if application := query_text(params, "application"):
-            queryset = queryset.filter(application__name=application)
-        if state := query_text(params, "state"):
-            queryset = queryset.filter(state=state)
-        if commit := query_text(params, "commit"):
-            queryset = queryset.filter(commit__startswith=commit)
-        return queryset
+        return listing.apply(builds_queryset(), BUILD_FILTERS, self.request.query_params)
 
     @extend_schema(request=BuildCreateSerializer, responses={202: BuildSerializer, 200: BuildSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -184,8 +174,7 @@ class BuildLogView(APIView):
 
 @extend_schema(
     parameters=[
-        OpenApiParameter("application", str),
-        OpenApiParameter("model", str),
+        *listing.parameters(IMAGE_FILTERS),
         OpenApiParameter("model_version", int),
         OpenApiParameter("digest", str),
     ]
@@ -197,13 +186,7 @@ class ImageListView(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Image]:
         params = self.request.query_params
-        queryset = Image.objects.select_related("application", "model_version__model").prefetch_related(
-            "tags"
-        )
-        if application := query_text(params, "application"):
-            queryset = queryset.filter(application__name=application)
-        if model := query_text(params, "model"):
-            queryset = queryset.filter(model_version__model__name=model)
+        queryset = listing.apply(images_queryset(), IMAGE_FILTERS, params)
         if params.get("model_version"):
             queryset = queryset.filter(model_version__version=query_id(params, "model_version"))
         if digest := query_text(params, "digest"):
@@ -215,7 +198,7 @@ class ImageDetailView(generics.RetrieveAPIView):
     serializer_class = ImageSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": VIEW_IMAGES}
-    queryset = Image.objects.select_related("application", "model_version__model").prefetch_related("tags")
+    queryset = images_queryset()
 
 
 class ImageSyncView(APIView):

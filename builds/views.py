@@ -12,8 +12,9 @@ from django.views.decorators.http import require_POST
 from builds import jobs, services
 from builds.forms import ApplicationForm, BuildNowForm
 from builds.lookups import buildable_versions, version_suggestions
-from builds.models import Application, Build, Image
-from builds.queries import builds_queryset
+from builds.models import Application, Build
+from builds.queries import BUILD_FILTERS, IMAGE_FILTERS, builds_queryset, images_queryset
+from core import listing
 from core.converters import parse_id
 from core.errors import ServiceError
 from core.forms import add_service_error
@@ -115,8 +116,8 @@ def application_edit(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @permission_required("builds.view_build", raise_exception=True)
 def build_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(builds_queryset(), 50).get_page(request.GET.get("page"))
-    return render(request, "builds/build_list.html", {"page": page})
+    found = listing.page_of(request, builds_queryset(), BUILD_FILTERS)
+    return render(request, "builds/build_list.html", {"listing": found, "page": found.page})
 
 
 @login_required
@@ -161,9 +162,9 @@ def build_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @login_required
 @permission_required("builds.view_image", raise_exception=True)
 def image_list(request: HttpRequest) -> HttpResponse:
-    images = Image.objects.select_related("application", "model_version__model").prefetch_related("tags")
-    page = Paginator(images, 50).get_page(request.GET.get("page"))
-    return render(request, "builds/image_list.html", {"page": page, "failure": tag_sync_failure()})
+    found = listing.page_of(request, images_queryset(), IMAGE_FILTERS)
+    context = {"listing": found, "page": found.page, "failure": tag_sync_failure()}
+    return render(request, "builds/image_list.html", context)
 
 
 def tag_sync_failure() -> JobFailure | None:
@@ -173,7 +174,6 @@ def tag_sync_failure() -> JobFailure | None:
 @login_required
 @permission_required("builds.view_image", raise_exception=True)
 def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    queryset = Image.objects.select_related("application", "model_version__model").prefetch_related("tags")
-    image = get_object_or_404(queryset, pk=pk)
+    image = get_object_or_404(images_queryset(), pk=pk)
     builds = builds_queryset().filter(image=image)[:50]  # a digest has one build, rarely a few
     return render(request, "builds/image_detail.html", {"image": image, "builds": builds})

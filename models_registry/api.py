@@ -7,13 +7,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core import jobrunner
+from core import jobrunner, listing
 from core.api import HasRolePermission
 from core.errors import ConflictError, ServiceError
 from core.parsers import FormParser, MultiPartParser
@@ -22,7 +22,7 @@ from core.serializers import JobRunSerializer
 from models_registry import jobs, services
 from models_registry.downloads import download_response
 from models_registry.models import ModelVersion, RegisteredModel
-from models_registry.queries import get_version, models_with_counts
+from models_registry.queries import MODEL_FILTERS, get_version, models_with_counts
 from models_registry.serializers import (
     ModelUpdateSerializer,
     ModelVersionSerializer,
@@ -35,6 +35,7 @@ VIEW_MODELS = "models_registry.view_registeredmodel"
 VIEW_VERSIONS = "models_registry.view_modelversion"
 
 
+@extend_schema_view(get=extend_schema(parameters=listing.parameters(MODEL_FILTERS)))
 class ModelListView(generics.ListCreateAPIView):
     serializer_class = RegisteredModelSerializer
     permission_classes = [HasRolePermission]
@@ -42,7 +43,7 @@ class ModelListView(generics.ListCreateAPIView):
     error_statuses = {"POST": (409,)}
 
     def get_queryset(self) -> QuerySet[RegisteredModel]:
-        return models_with_counts()
+        return listing.apply(models_with_counts(), MODEL_FILTERS, self.request.query_params)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from core.listing import Filter
 from models_registry.models import ModelVersion, RegisteredModel
 
 
@@ -22,3 +23,8 @@ def models_with_counts() -> QuerySet[RegisteredModel]:
 
 def get_version(name: str, number: int) -> ModelVersion:
     return get_object_or_404(ModelVersion.objects.select_related("model"), model__name=name, version=number)
+
+
+MODEL_FILTERS = [
+    Filter("q", "Name", lambda qs, v: qs.filter(name__icontains=v), placeholder="name contains"),
+]

@@ -9,7 +9,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from core import jobrunner
+from core import jobrunner, listing
 from core.converters import parse_id
 from core.errors import ServiceError
 from core.forms import add_service_error
@@ -18,7 +18,7 @@ from models_registry import jobs, services
 from models_registry.downloads import download_response
 from models_registry.forms import ModelForm, StatusForm, VersionForm
 from models_registry.models import ModelVersion, RegisteredModel
-from models_registry.queries import get_version, models_with_counts
+from models_registry.queries import MODEL_FILTERS, get_version, models_with_counts
 
 VIEW = "models_registry.view_registeredmodel"
 VERSIONS_PER_PAGE = 50
@@ -44,7 +44,8 @@ def model_list(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Model {model.name} created.")
                 return redirect(model)
     failure = last_failure(jobs.sync_model_store, "model store sync")
-    context = {"models": models_with_counts(), "form": form, "failure": failure}
+    found = listing.page_of(request, models_with_counts(), MODEL_FILTERS)
+    context = {"listing": found, "models": found.page, "form": form, "failure": failure}
     return render(request, "models_registry/model_list.html", context)
 
 

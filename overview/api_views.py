@@ -10,13 +10,14 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core import listing
 from core.api import HasRolePermission, query_text
 from core.errors import ServiceError
 from core.forms import describe_errors
 from core.models import AuditEvent, JobRun
 from core.serializers import AuditEventSerializer, JobRunSerializer
 from overview import grid
-from overview.filters import AuditFilterForm
+from overview.filters import JOB_FILTERS, AuditFilterForm
 from releases.models import Environment
 
 AUDIT_FILTERS = [
@@ -46,22 +47,14 @@ class AuditListView(generics.ListAPIView):
         return form.filter(AuditEvent.objects.all())
 
 
-@extend_schema(
-    parameters=[OpenApiParameter("status", enum=JobRun.Status.values, description="only runs in it")]
-)
+@extend_schema(parameters=listing.parameters(JOB_FILTERS))
 class JobRunListView(generics.ListAPIView):
     serializer_class = JobRunSerializer
     permission_classes = [HasRolePermission]
     required_permissions = {"GET": "dashboard.view_jobrun"}
 
     def get_queryset(self) -> QuerySet[JobRun]:
-        queryset = JobRun.objects.all()
-        status = query_text(self.request.query_params, "status")
-        if not status:
-            return queryset
-        if status not in JobRun.Status.values:
-            raise ServiceError(f"status must be one of {', '.join(JobRun.Status.values)}.", field="status")
-        return queryset.filter(status=status)
+        return listing.apply(JobRun.objects.all(), JOB_FILTERS, self.request.query_params)
 
 
 class JobRunDetailView(generics.RetrieveAPIView):

@@ -7,7 +7,8 @@ from datetime import datetime
 from django import forms
 from django.db.models import QuerySet
 
-from core.models import AuditEvent
+from core.listing import Filter
+from core.models import AuditEvent, JobRun
 
 
 class AuditFilterForm(forms.Form):
@@ -36,3 +37,9 @@ class AuditFilterForm(forms.Form):
         if until:
             queryset = queryset.filter(created_at__lt=until)
         return queryset
+
+
+JOB_FILTERS = [
+    Filter("status", "Status", lambda qs, v: qs.filter(status=v), choices=tuple(JobRun.Status.values)),
+    Filter("name", "Job", lambda qs, v: qs.filter(name__icontains=v), placeholder="e.g. run_build"),
+]

@@ -9,11 +9,12 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from builds.models import Application
+from core import listing
 from core.models import AuditEvent, JobRun
 from core.roles import role_names
 from models_registry.models import ModelVersion
 from overview import grid
-from overview.filters import AuditFilterForm
+from overview.filters import JOB_FILTERS, AuditFilterForm
 from releases.models import Release
 
 GRID_APPLICATIONS_PER_PAGE = 50
@@ -68,9 +69,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("dashboard.view_jobrun", raise_exception=True)
 def job_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(JobRun.objects.all(), 50).get_page(request.GET.get("page"))
+    found = listing.page_of(request, JobRun.objects.all(), JOB_FILTERS)
     template = "overview/_job_rows.html" if request.htmx else "overview/jobs.html"
-    return render(request, template, {"page": page})
+    return render(request, template, {"listing": found, "page": found.page})
 
 
 @login_required

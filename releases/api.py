@@ -14,13 +14,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builds.models import Build, Image
+from core import listing
 from core.api import HasRolePermission, query_id, query_text
 from core.errors import ForbiddenError, NotFoundError, ServiceError
 from models_registry.models import ModelVersion
 from releases import dora, envdiff, history, services
 from releases.diff import release_diff
 from releases.models import Environment, FreezeWindow, Release, RunPeriod, Schedule
-from releases.queries import environments, releases
+from releases.queries import RELEASE_FILTERS, environments, releases
 from releases.serializers import (
     CandidateSerializer,
     DecisionSerializer,
@@ -134,9 +135,8 @@ class FreezeWindowDetailView(APIView):
 @extend_schema_view(
     get=extend_schema(
         parameters=[
-            OpenApiParameter("application", str),
+            *listing.parameters(RELEASE_FILTERS),
             OpenApiParameter("environment", int),
-            OpenApiParameter("state", str),
         ]
     )
 )
@@ -150,13 +150,9 @@ class ReleaseListView(generics.ListCreateAPIView):
 
     def get_queryset(self) -> QuerySet[Release]:
         params, queryset = self.request.query_params, releases()
-        if application := query_text(params, "application"):
-            queryset = queryset.filter(environment__application__name=application)
         if params.get("environment"):
             queryset = queryset.filter(environment_id=query_id(params, "environment"))
-        if state := query_text(params, "state"):
-            queryset = queryset.filter(state=state)
-        return queryset
+        return listing.apply(queryset, RELEASE_FILTERS, params)
 
     @extend_schema(request=ReleaseCreateSerializer, responses={201: ReleaseSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from builds.lookups import build_suggestions, releasable_builds
+from core import listing
 from core.converters import parse_id
 from core.errors import ServiceError
 from core.forms import add_service_error, describe_errors
@@ -19,7 +20,7 @@ from releases.diff import release_diff
 from releases.forms import DecisionForm, FreezeWindowForm, RequestReleaseForm, RollbackForm, ScheduleForm
 from releases.inbox import approval_refusals
 from releases.models import Environment, Release, RuleChange, Schedule
-from releases.queries import environments, releases
+from releases.queries import RELEASE_FILTERS, environments, releases
 from releases.serializers import EnvironmentSerializer
 
 VIEW_RELEASES = "releases.view_release"
@@ -150,8 +151,9 @@ def _add_freeze(request: HttpRequest, environment: Environment) -> None:
 @login_required
 @permission_required(VIEW_RELEASES, raise_exception=True)
 def release_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(releases(), 50).get_page(request.GET.get("page"))
-    return render(request, "releases/release_list.html", {"page": page, "rows": waiting.annotate(page)})
+    found = listing.page_of(request, releases(), RELEASE_FILTERS)
+    context = {"listing": found, "rows": waiting.annotate(found.page)}
+    return render(request, "releases/release_list.html", context)
 
 
 @login_required
