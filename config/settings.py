@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "builds",
     "releases",
     "overview",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -274,6 +275,15 @@ HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1, maximum=64)
 
+# --- Notifications ---------------------------------------------------------------------------
+NOTIFY_TIMEOUT = env_int("NOTIFY_TIMEOUT", 10, minimum=1, maximum=300)  # seconds per delivery attempt
+# Where people open the dashboard: messages link back to its pages with this in front.
+DASHBOARD_URL = env_str("DASHBOARD_URL", f"http://127.0.0.1:{PORT}")
+if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", DASHBOARD_URL):
+    raise ImproperlyConfigured(
+        f"DASHBOARD_URL must be an http(s) URL such as https://releases.example.com (not {DASHBOARD_URL!r})"
+    )
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.tokens.HashedTokenAuthentication",  # first: a refused request is a 401 that says "Token"
@@ -305,6 +315,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ModelVersionStatusEnum": "models_registry.models.ModelVersion.Status",
         "JobRunStatusEnum": "core.models.JobRun.Status",
+        "NotificationChannelKindEnum": "notifications.models.NotificationChannel.Kind",
     },
 }
 

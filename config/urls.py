@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("models_registry.api_urls")),
     path("", include("builds.api_urls")),
     path("", include("releases.api_urls")),
+    path("", include("notifications.api_urls")),
 ]
 
 urlpatterns = [
@@ -21,6 +22,7 @@ urlpatterns = [
     path("models/", include("models_registry.urls")),
     path("", include("builds.urls")),
     path("", include("releases.urls")),
+    path("notifications/", include("notifications.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/rq/", include("django_rq.urls")),

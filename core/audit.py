@@ -1,16 +1,25 @@
-"""Writing the audit trail. Service functions call :func:`record` inside their transaction."""
+"""Writing the audit trail. Service functions call :func:`record` inside their transaction.
+
+Once that transaction commits, :data:`recorded` is sent with the event (``event=``), so a part of
+the product can react to what happened (notifications do) without the apps knowing it exists.
+A receiver that fails is logged and never undoes or breaks the change: it is already committed.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import models
+from django.db import models, transaction
+from django.dispatch import Signal
 
 from core.middleware import current_request_id
 from core.models import AuditEvent
 
 Actor = AbstractBaseUser | AnonymousUser | str | None
+
+# Sent after the transaction that wrote an audit event commits; kwargs: event (the AuditEvent).
+recorded = Signal()
 
 
 def user_of(actor: Actor) -> AbstractBaseUser | None:
@@ -35,7 +44,7 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         action=action,
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk),
@@ -45,6 +54,9 @@ def record(
         request_id=current_request_id.get(),
         **actor_fields(actor),
     )
+    if recorded.has_listeners(AuditEvent):
+        transaction.on_commit(lambda: recorded.send(sender=AuditEvent, event=event), robust=True)
+    return event
 
 
 SECRET_CHANGED = "changed"

@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group
 from builds.models import Build, Image
 from core import jobrunner, tokens
 from core.models import ApiToken
+from notifications import services as notification_services
 from releases import services as release_services
 from releases.models import Environment, Schedule
 from tests.releases.helpers import candidate, mark_succeeded
@@ -32,6 +33,7 @@ PATH_PARAMETERS = [
     (r"^/api/v1/schedules/\{id\}/", {"id": "schedules"}),
     (r"^/api/v1/jobs/\{id\}/", {"id": "jobs"}),
     (r"^/api/v1/auth/tokens/\{id\}/", {"id": "tokens"}),
+    (r"^/api/v1/notification-channels/\{id\}/", {"id": "channels"}),
 ]
 # Which objects a field of a request body names, in every operation that has it.
 BODY_FIELDS = {
@@ -49,6 +51,7 @@ BODY_FIELDS = {
     "cron": "crons",
     "timezone": "timezones",
     "image_repository": "image_repositories",
+    "url": "urls",
 }
 
 
@@ -76,6 +79,10 @@ def build_world(application: Any, model: Any, *, scientist: Any, manager: Any) -
     )
     job = jobrunner.enqueue("models_registry.jobs.sync_model_store", actor=scientist)
     tokens.issue(manager, name="spare", actor=manager)
+    channel, _ = notification_services.create_channel(
+        {"name": "fuzz-channel", "kind": "webhook", "url": "https://hooks.example.com/x", "events": []},
+        actor=manager,
+    )
     return {
         "models": [model.name],
         "versions": [version.version],
@@ -95,6 +102,8 @@ def build_world(application: Any, model: Any, *, scientist: Any, manager: Any) -
         "crons": ["0 3 * * *", "*/15 * * * 1-5"],
         "timezones": ["UTC", "Europe/Amsterdam"],
         "image_repositories": ["fuzz/app"],
+        "channels": [channel.pk],
+        "urls": ["https://hooks.example.com/fuzz"],
     }
 
 
