@@ -19,7 +19,7 @@ def images_queryset() -> QuerySet[Image]:
 def _image_search(queryset: QuerySet[Image], text: str) -> QuerySet[Image]:
     """The start of a digest (with or without ``sha256:``), or a tag."""
     digest = text.removeprefix("sha256:").lower()
-    return queryset.filter(Q(digest__startswith=f"sha256:{digest}") | Q(tags__name=text)).distinct()
+    return queryset.filter(Q(digest__startswith=f"sha256:{digest}") | Q(tags__tag=text)).distinct()
 
 
 BUILD_FILTERS = [
