@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from integrations.atomic import AtomicFile
 from integrations.errors import IntegrityMismatch, PermanentError
 
 CHUNK_SIZE = 1024 * 1024
@@ -70,14 +69,12 @@ def write_verified(
     """
     validate_digest(digest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            writer = HashingWriter(out)
-            for chunk in chunks:
-                writer.write(chunk)
-                if size is not None and writer.size > size:
-                    break  # a wrong size is enough to fail; no need to read the rest
+    with AtomicFile(dest) as out:
+        writer = HashingWriter(out)
+        for chunk in chunks:
+            writer.write(chunk)
+            if size is not None and writer.size > size:
+                break  # a wrong size is enough to fail; no need to read the rest
         if writer.digest != digest or (size is not None and writer.size != size):
             raise IntegrityMismatch(
                 f"{what} {digest} arrived with digest {writer.digest} and size {writer.size}"
@@ -85,8 +82,4 @@ def write_verified(
                 + "; the source is corrupt or changed while being copied",
                 system="image",
             )
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return writer.size

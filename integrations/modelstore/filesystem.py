@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from integrations.atomic import AtomicFile
 from integrations.errors import IntegrityMismatch, NotFound, PermanentError, TemporaryError
 from integrations.modelstore.base import CHUNK_SIZE, PinnedObject, StoredObject, sha256_of, validate_key
 
 SYSTEM = "filesystem model store"
+UPLOAD_PREFIX = ".upload-"  # files being written; listings leave them out
 
 
 class FilesystemStore:
@@ -47,27 +49,24 @@ class FilesystemStore:
         path = self._path(key)
         if path.exists():
             return self._describe(key, path)
-        fd, tmp = self._temporary(path.parent)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic = AtomicFile(path, prefix=UPLOAD_PREFIX)
+        except OSError as exc:
+            raise TemporaryError(f"cannot write under {self.root}: {exc}", system=SYSTEM) from exc
+        with atomic as out:
             digest = hashlib.sha256()
             written = 0
-            with os.fdopen(fd, "wb") as out:
-                while chunk := data.read(CHUNK_SIZE):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    written += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            while chunk := data.read(CHUNK_SIZE):
+                digest.update(chunk)
+                out.write(chunk)
+                written += len(chunk)
             if written != size or digest.hexdigest() != sha256:
                 raise IntegrityMismatch(
                     f"content changed while storing {key}: expected {size} bytes sha256 {sha256}, "
                     f"got {written} bytes sha256 {digest.hexdigest()}",
                     system=SYSTEM,
                 )
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return self._describe(key, path)
 
     def put_file(self, path: Path, key: str, *, size: int, sha256: str) -> StoredObject:
@@ -161,7 +160,7 @@ class FilesystemStore:
     def _temporary(self, folder: Path) -> tuple[int, str]:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            return tempfile.mkstemp(dir=folder, prefix=".upload-")
+            return tempfile.mkstemp(dir=folder, prefix=UPLOAD_PREFIX)
         except OSError as exc:
             raise TemporaryError(f"cannot write under {self.root}: {exc}", system=SYSTEM) from exc
 
@@ -171,7 +170,7 @@ class FilesystemStore:
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames.sort()
             for name in sorted(filenames):
-                if name.startswith(".upload-"):
+                if name.startswith(UPLOAD_PREFIX):
                     continue
                 path = Path(dirpath) / name
                 key = path.relative_to(self.root).as_posix()
