@@ -30,6 +30,7 @@ from models_registry.serializers import (
     StatusChangeSerializer,
     VersionCreateSerializer,
 )
+from models_registry.uploads import received_sha256
 
 VIEW_MODELS = "models_registry.view_registeredmodel"
 VIEW_VERSIONS = "models_registry.view_modelversion"
@@ -120,8 +121,9 @@ class VersionListView(generics.ListCreateAPIView):
         if data.get("file") is not None:
             upload = data["file"]
             expected = data.get("sha256")
-            if expected and expected != getattr(upload, "sha256", expected):
-                raise ServiceError(f"The upload's sha256 {upload.sha256} does not match {expected}.")
+            received = received_sha256(upload)
+            if expected and received and expected != received:
+                raise ServiceError(f"The upload's sha256 {received} does not match {expected}.")
             info = services.VersionInfo(info.metrics, info.framework, info.description, upload.name)
             version, created = services.register_uploaded_version(model, upload, info, actor=request.user)
         else:

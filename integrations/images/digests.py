@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from integrations.atomic import AtomicFile
 from integrations.errors import IntegrityMismatch, PermanentError
+from integrations.hashing import HashingWriter, file_sha256
 
 CHUNK_SIZE = 1024 * 1024
 DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-
-
-class HashingWriter:
-    """A write-only file object that hashes and counts what it passes on to ``target``."""
-
-    def __init__(self, target: BinaryIO | None = None) -> None:
-        self.target = target
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.hash.update(data)
-        self.size += len(data)
-        if self.target is not None:
-            self.target.write(data)
-        return len(data)
-
-    def flush(self) -> None:
-        if self.target is not None:
-            self.target.flush()
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + self.hash.hexdigest()
 
 
 def validate_digest(digest: str) -> str:
@@ -52,11 +27,9 @@ def read_chunks(path: Path, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
 
 
 def file_digest(path: Path) -> tuple[str, int]:
-    """(sha256 digest, size) of a file, read in chunks."""
-    writer = HashingWriter()
-    for chunk in read_chunks(path):
-        writer.write(chunk)
-    return writer.digest, writer.size
+    """(sha256 digest, size) of a file."""
+    hexdigest, size = file_sha256(path)
+    return "sha256:" + hexdigest, size
 
 
 def write_verified(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from integrations.errors import PermanentError
-from integrations.images.digests import HashingWriter
+from integrations.hashing import HashingWriter
 
 LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 LAYER_MTIME = 0  # fixed so the layer digest depends on content only

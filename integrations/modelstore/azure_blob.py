@@ -43,8 +43,9 @@ from azure.storage.blob import (
 )
 
 from integrations.errors import IntegrityMismatch, NotFound, PermanentError, TemporaryError
+from integrations.hashing import HashingWriter, sha256_of
 from integrations.modelstore.azure_support import SYSTEM, mismatch, read_chunks, service_client, translate
-from integrations.modelstore.base import CHUNK_SIZE, PinnedObject, StoredObject, sha256_of, validate_key
+from integrations.modelstore.base import CHUNK_SIZE, PinnedObject, StoredObject, validate_key
 
 SHA256_METADATA = "sha256"
 
@@ -291,20 +292,20 @@ class AzureBlobStore:
         """Upload ``data`` as uncommitted blocks; return them and the content's MD5 once verified."""
         # A fresh id per upload keeps concurrent uploads of one key from mixing their blocks.
         upload_id = uuid.uuid4().hex
-        digest, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        staged, md5 = HashingWriter(), hashlib.md5(usedforsecurity=False)
         blocks: list[BlobBlock] = []
-        written = 0
         for chunk in read_chunks(data, self.chunk_size):
-            written += len(chunk)
-            if written > size:
+            if staged.size + len(chunk) > size:
                 raise mismatch(key, size=size, sha256=sha256, got=f"more than {size} bytes")
-            digest.update(chunk)
+            staged.write(chunk)
             md5.update(chunk)
             block_id = base64.b64encode(f"{upload_id}-{len(blocks):06d}".encode()).decode()
             blob.stage_block(block_id, chunk, length=len(chunk))
             blocks.append(BlobBlock(block_id=block_id))
-        if written != size or digest.hexdigest() != sha256:
-            raise mismatch(key, size=size, sha256=sha256, got=f"{written} bytes sha256 {digest.hexdigest()}")
+        if staged.size != size or staged.hexdigest != sha256:
+            raise mismatch(
+                key, size=size, sha256=sha256, got=f"{staged.size} bytes sha256 {staged.hexdigest}"
+            )
         return blocks, md5.digest()
 
     def _describe(self, props: BlobProperties) -> StoredObject:

@@ -8,7 +8,6 @@ time and size) first.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -18,7 +17,8 @@ from typing import BinaryIO
 
 from integrations.atomic import AtomicFile
 from integrations.errors import IntegrityMismatch, NotFound, PermanentError, TemporaryError
-from integrations.modelstore.base import CHUNK_SIZE, PinnedObject, StoredObject, sha256_of, validate_key
+from integrations.hashing import HashingWriter, sha256_of
+from integrations.modelstore.base import CHUNK_SIZE, PinnedObject, StoredObject, validate_key
 
 SYSTEM = "filesystem model store"
 UPLOAD_PREFIX = ".upload-"  # files being written; listings leave them out
@@ -55,16 +55,13 @@ class FilesystemStore:
         except OSError as exc:
             raise TemporaryError(f"cannot write under {self.root}: {exc}", system=SYSTEM) from exc
         with atomic as out:
-            digest = hashlib.sha256()
-            written = 0
+            written = HashingWriter(out)
             while chunk := data.read(CHUNK_SIZE):
-                digest.update(chunk)
-                out.write(chunk)
-                written += len(chunk)
-            if written != size or digest.hexdigest() != sha256:
+                written.write(chunk)
+            if written.size != size or written.hexdigest != sha256:
                 raise IntegrityMismatch(
                     f"content changed while storing {key}: expected {size} bytes sha256 {sha256}, "
-                    f"got {written} bytes sha256 {digest.hexdigest()}",
+                    f"got {written.size} bytes sha256 {written.hexdigest}",
                     system=SYSTEM,
                 )
         return self._describe(key, path)
@@ -123,14 +120,13 @@ class FilesystemStore:
             raise _changed(key, source.etag, etag)
         fd, tmp = self._temporary(self.root)
         try:
-            digest = hashlib.sha256()
             with os.fdopen(fd, "wb") as out:
+                copied = HashingWriter(out)
                 for chunk in self.open(key, etag=source.etag):
-                    digest.update(chunk)
-                    out.write(chunk)
+                    copied.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            sha256 = digest.hexdigest()
+            sha256 = copied.hexdigest
             target = target_for(sha256)
             stored = self._keep_existing(target, sha256) or self._move_into_place(Path(tmp), target)
         finally:
