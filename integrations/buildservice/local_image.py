@@ -23,7 +23,7 @@ from integrations.images.oci import (
     MANIFEST_MEDIA_TYPE,
     BlobRef,
     BuiltImage,
-    ImageSpec,
+    ImageConfig,
     canonical_json,
     format_time,
     image_manifest,
@@ -83,8 +83,8 @@ def image_env(
 
 def make_spec(
     *, image_labels: dict[str, str], command: str, env: dict[str, str], port: int, created: datetime
-) -> ImageSpec:
-    return ImageSpec(
+) -> ImageConfig:
+    return ImageConfig(
         labels=image_labels,
         entrypoint=entrypoint(command),
         cmd=[],

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from integrations.errors import PermanentError
 from integrations.images.digests import file_digest
 from integrations.images.labels import MANIFEST_ANNOTATIONS
 from integrations.images.layers import LAYER_MEDIA_TYPE, write_layer
@@ -29,7 +30,7 @@ __all__ = [
     "MANIFEST_MEDIA_TYPE",
     "BlobRef",
     "BuiltImage",
-    "ImageSpec",
+    "ImageConfig",
     "LayerSource",
     "build_image",
     "canonical_json",
@@ -47,14 +48,18 @@ class LayerSource:
 
 
 @dataclass(frozen=True)
-class ImageSpec:
+class ImageConfig:
+    """The fields of an OCI image config we write when building and read back from registries."""
+
     labels: dict[str, str]
     entrypoint: list[str]
     cmd: list[str]
     workdir: str
     env: dict[str, str]
     exposed_ports: list[int]
-    created: datetime
+    created: datetime | None  # required to build; a pulled config may lack it
+    architecture: str = ""
+    os: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,12 +112,14 @@ def _write_small_blob(data: bytes, media_type: str, blobs_dir: Path) -> BlobRef:
     return BlobRef(digest, size, media_type, _store_blob(tmp, digest, blobs_dir))
 
 
-def image_config(spec: ImageSpec, diff_ids: list[str], layers: list[LayerSource]) -> dict[str, Any]:
+def image_config(spec: ImageConfig, diff_ids: list[str], layers: list[LayerSource]) -> dict[str, Any]:
+    if spec.created is None:
+        raise PermanentError("an image needs a creation time to be built", system="image")
     created = format_time(spec.created)
     return {
         "created": created,
-        "architecture": "amd64",
-        "os": "linux",
+        "architecture": spec.architecture or "amd64",
+        "os": spec.os or "linux",
         "config": {
             "Labels": dict(spec.labels),
             "Entrypoint": list(spec.entrypoint),
@@ -141,7 +148,7 @@ def image_manifest(config: BlobRef, layers: list[BlobRef], labels: dict[str, str
     return manifest
 
 
-def build_image(layers: list[LayerSource], spec: ImageSpec, out_dir: Path) -> BuiltImage:
+def build_image(layers: list[LayerSource], spec: ImageConfig, out_dir: Path) -> BuiltImage:
     """Write layers, config and manifest as blobs under ``out_dir/blobs/sha256/``.
 
     Building the same sources with the same spec twice gives the same manifest digest.

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from integrations.errors import IntegrityMismatch, PermanentError
 from integrations.images.digests import DIGEST_RE
-from integrations.images.oci import BuiltImage
+from integrations.images.oci import BuiltImage, ImageConfig
 
 # Repository and tag grammar of the OCI distribution spec
 # (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests).
@@ -44,19 +44,6 @@ class TagInfo:
     tag: str
     digest: str
     created: datetime | None
-
-
-@dataclass(frozen=True)
-class ImageConfig:
-    labels: dict[str, str]
-    entrypoint: list[str]
-    cmd: list[str]
-    workdir: str
-    env: dict[str, str]
-    exposed_ports: list[int]
-    created: datetime | None
-    architecture: str = ""
-    os: str = ""
 
 
 @dataclass(frozen=True)
