@@ -8,7 +8,7 @@ from pathlib import Path
 
 from integrations.atomic import AtomicFile
 from integrations.errors import IntegrityMismatch, PermanentError
-from integrations.hashing import HashingWriter, file_sha256
+from integrations.hashing import HashingWriter
 
 CHUNK_SIZE = 1024 * 1024
 DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -24,12 +24,6 @@ def read_chunks(path: Path, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
     with open(path, "rb") as f:
         while chunk := f.read(chunk_size):
             yield chunk
-
-
-def file_digest(path: Path) -> tuple[str, int]:
-    """(sha256 digest, size) of a file."""
-    hexdigest, size = file_sha256(path)
-    return "sha256:" + hexdigest, size
 
 
 def write_verified(

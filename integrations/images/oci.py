@@ -8,6 +8,7 @@ Follows the OCI image spec v1.1: image manifest
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -15,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from integrations.atomic import write_atomic
 from integrations.errors import PermanentError
-from integrations.images.digests import file_digest
 from integrations.images.labels import MANIFEST_ANNOTATIONS
 from integrations.images.layers import LAYER_MEDIA_TYPE, write_layer
 from integrations.images.unpack import unpack_image
@@ -105,11 +106,13 @@ def _store_blob(path: Path, digest: str, blobs_dir: Path) -> Path:
     return final
 
 
-def _write_small_blob(data: bytes, media_type: str, blobs_dir: Path) -> BlobRef:
-    tmp = blobs_dir / f".tmp-{os.getpid()}-{id(data)}"
-    tmp.write_bytes(data)
-    digest, size = file_digest(tmp)
-    return BlobRef(digest, size, media_type, _store_blob(tmp, digest, blobs_dir))
+def write_small_blob(data: bytes, media_type: str, blobs_dir: Path) -> BlobRef:
+    """Write ``data`` as ``blobs_dir/<sha256 hex>`` unless it is there: same name, same bytes."""
+    hexdigest = hashlib.sha256(data).hexdigest()
+    path = blobs_dir / hexdigest
+    if not path.exists():
+        write_atomic(path, data, overwrite=False)
+    return BlobRef(f"sha256:{hexdigest}", len(data), media_type, path)
 
 
 def image_config(spec: ImageConfig, diff_ids: list[str], layers: list[LayerSource]) -> dict[str, Any]:
@@ -162,7 +165,7 @@ def build_image(layers: list[LayerSource], spec: ImageConfig, out_dir: Path) -> 
         layer_refs.append(BlobRef(written.digest, written.size, LAYER_MEDIA_TYPE, path))
         diff_ids.append(written.diff_id)
     config_bytes = canonical_json(image_config(spec, diff_ids, layers))
-    config = _write_small_blob(config_bytes, CONFIG_MEDIA_TYPE, blobs_dir)
+    config = write_small_blob(config_bytes, CONFIG_MEDIA_TYPE, blobs_dir)
     manifest_bytes = canonical_json(image_manifest(config, layer_refs, spec.labels))
-    manifest = _write_small_blob(manifest_bytes, MANIFEST_MEDIA_TYPE, blobs_dir)
+    manifest = write_small_blob(manifest_bytes, MANIFEST_MEDIA_TYPE, blobs_dir)
     return BuiltImage(manifest.digest, manifest_bytes, config, layer_refs)

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from integrations.atomic import AtomicFile
 from integrations.errors import IntegrityMismatch, NotFound, PermanentError, TemporaryError
-from integrations.hashing import HashingWriter, sha256_of
+from integrations.hashing import HashingWriter, file_sha256
 from integrations.modelstore.base import CHUNK_SIZE, PinnedObject, StoredObject, validate_key
 
 SYSTEM = "filesystem model store"
@@ -137,7 +137,7 @@ class FilesystemStore:
         path = self._path(key)
         if not path.is_file():
             return None
-        if sha256_of(self.open(key))[0] != sha256:
+        if file_sha256(path)[0] != sha256:
             raise IntegrityMismatch(
                 f"{key} already exists with other content; it cannot hold sha256 {sha256}", system=SYSTEM
             )
