@@ -60,15 +60,6 @@ class FileSlice:
         return data
 
 
-def _next_link(header: str) -> str | None:
-    """The ``rel="next"`` target of an RFC 8288 Link header."""
-    for part in header.split(","):
-        url, _, params = part.partition(";")
-        if 'rel="next"' in params.replace(" ", "") or "rel=next" in params.replace(" ", ""):
-            return url.strip().strip("<>")
-    return None
-
-
 class DistributionRegistry:
     kind = "distribution"
 
@@ -196,7 +187,7 @@ class DistributionRegistry:
                 "GET", path, scope=self._scope(repository), what=f"tag list of {repository}", params=params
             )
             tags = parse_document(response.content, "tag list").get("tags") or []
-            link = _next_link(response.headers.get("Link", ""))
+            link = response.links.get("next", {}).get("url")  # the RFC 8288 Link header, parsed
             if not tags or tags[-1] == seen_last:
                 return  # a registry repeating a page would otherwise loop forever
             yield from tags
