@@ -30,7 +30,7 @@ from core import adapters, jobrunner
 from core.errors import ServiceError
 from core.redaction import web_url
 from integrations.buildservice.base import BuildRequest, BuildService, BuildState
-from integrations.errors import IntegrationError, PermanentError, TemporaryError
+from integrations.errors import Cancelled, IntegrationError, PermanentError, TemporaryError
 from integrations.git import redact_url
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def run_build(build_id: int) -> str:
             history = gitwork.read_history(build)
     except TemporaryError as exc:
         return _temporary_failure(build, log, exc)
-    except _Cancelled as exc:
+    except Cancelled as exc:
         return _fail(build, log, str(exc), cancelled=True)
     except IntegrationError as exc:
         return _fail(build, log, str(exc))
@@ -195,15 +195,12 @@ def _run(build: Build, log: BuildLog) -> Image:
 
 
 def _run_local(build: Build, log: BuildLog) -> Image:
-    from integrations.buildservice.local import BuildCancelled, LocalBuilder
+    from integrations.buildservice.local import LocalBuilder
 
     builder = LocalBuilder(
         adapters.registry(), adapters.model_store(), settings.BUILD_WORKDIR, adapters.git_cache()
     )
-    try:
-        result = builder.run(build_request(build), log=log, cancelled=cancel_requested(build.pk))
-    except BuildCancelled as exc:
-        raise _Cancelled(str(exc)) from exc
+    result = builder.run(build_request(build), log=log, cancelled=cancel_requested(build.pk))
     return _record(build, result.image.repository, result.image.digest)
 
 
@@ -228,7 +225,7 @@ def _run_external(build: Build, log: BuildLog) -> Image:
         run = service.get(run.external_id)
     _copy_logs(service, run.external_id, position, log)
     if run.state == BuildState.CANCELLED:
-        raise _Cancelled(run.result_reason or "cancelled in the build service")
+        raise Cancelled(run.result_reason or "cancelled in the build service")
     if run.state != BuildState.SUCCEEDED:
         raise PermanentError(run.result_reason or f"the {service.kind} run ended {run.state}")
     registry = adapters.registry()
@@ -261,10 +258,6 @@ def _record(build: Build, repository: str, digest: str) -> Image:
         repository=repository, tag=build.image_tag, defaults={"image": image, "seen_at": timezone.now()}
     )
     return image
-
-
-class _Cancelled(PermanentError):
-    pass
 
 
 def _fail(build: Build, log: BuildLog, reason: str, *, cancelled: bool = False) -> str:

@@ -28,15 +28,15 @@ from integrations.buildservice.local_image import (
     on_base,
     pull_base,
 )
-from integrations.buildservice.local_testrun import BuildCancelled, minimal_environment, run_test_command
-from integrations.errors import IntegrityMismatch, NotFound, PermanentError
+from integrations.buildservice.local_testrun import minimal_environment, run_test_command
+from integrations.errors import Cancelled, IntegrityMismatch, NotFound, PermanentError
 from integrations.hashing import HashingWriter
 from integrations.images.oci import BuiltImage, LayerSource, build_image
 from integrations.localdirs import require_writable_dir
 from integrations.modelstore.base import ModelStore, validate_key
 from integrations.registry.base import ImageRef, Registry, validate_repository, validate_tag
 
-__all__ = ["BuildCancelled", "LocalBuildResult", "LocalBuilder"]
+__all__ = ["LocalBuildResult", "LocalBuilder"]
 
 SYSTEM = "local build"
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -124,7 +124,7 @@ class LocalBuilder:
     @staticmethod
     def _stop_if_cancelled(is_cancelled: Callable[[], bool], step: str) -> None:
         if is_cancelled():
-            raise BuildCancelled(f"the build was cancelled before {step}", system=SYSTEM)
+            raise Cancelled(f"the build was cancelled before {step}", system=SYSTEM)
 
     def _export(self, req: BuildRequest, work: Path, log: Log) -> tuple[str, Path]:
         where = f" (directory {req.app_path})" if req.app_path else ""
@@ -158,7 +158,7 @@ class LocalBuilder:
                 log=log,
                 cancelled=is_cancelled,
             )
-        except BuildCancelled:
+        except Cancelled:
             log("==> Cancelled: the tests were stopped")
             raise
         except PermanentError as exc:
