@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -141,7 +142,7 @@ class DistributionRegistry:
             response = self.http.request(
                 "PATCH", location, scope=scope, what=f"upload chunk of {blob.digest}",
                 headers={"Content-Type": "application/octet-stream", "Content-Range": f"{offset}-{end - 1}"},
-                body=lambda start=offset: FileSlice(blob.path, start, self.chunk_size),
+                body=partial(FileSlice, blob.path, offset, self.chunk_size),
             )  # fmt: skip
             location = self._location(response)
             offset = end
