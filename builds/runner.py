@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -60,7 +61,7 @@ class BuildLog:
         elif self.size + len(text) > Build.LOG_LIMIT:
             text = text[: Build.LOG_LIMIT - self.size] + "\n[log truncated: limit reached]\n"
         self.size += len(text)
-        fields = {"heartbeat_at": timezone.now()}
+        fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
         if text:
             fields["log"] = Concat(F("log"), Value(text))
         Build.objects.filter(pk=self.build_id).update(**fields)

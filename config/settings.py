@@ -11,6 +11,7 @@ import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
@@ -208,7 +209,16 @@ IMAGE_REGISTRY = {
 }
 if IMAGE_REGISTRY["kind"] != "oci-layout" and not IMAGE_REGISTRY["url"]:
     raise ImproperlyConfigured(f"IMAGE_REGISTRY={IMAGE_REGISTRY['kind']} needs REGISTRY_URL")
-AZURE_DEVOPS = {
+
+
+class AzureDevOpsSettings(TypedDict):
+    organization_url: str
+    project: str
+    definition_id: int
+    pat: str
+
+
+AZURE_DEVOPS: AzureDevOpsSettings = {
     "organization_url": env_str("AZURE_DEVOPS_ORG_URL"),
     "project": env_str("AZURE_DEVOPS_PROJECT"),
     "definition_id": env_int("AZURE_DEVOPS_PIPELINE_ID", 0, minimum=0),

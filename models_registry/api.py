@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
@@ -114,7 +115,10 @@ class VersionListView(generics.ListCreateAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         info = services.VersionInfo(
-            metrics=services.clean_metrics(request.data.get("metrics")),
+            # (a body that is not an object was refused by the serializer already)
+            metrics=services.clean_metrics(
+                request.data.get("metrics") if isinstance(request.data, Mapping) else None
+            ),
             framework=data["framework"],
             description=data["description"],
         )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from core.http import HtmxHttpRequest
 from core.models import AuditEvent, JobRun
 from core.roles import role_names
 from models_registry.models import ModelVersion, RegisteredModel
@@ -45,7 +47,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @permission_required("dashboard.view_auditevent", raise_exception=True)
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
-    events = AuditEvent.objects.all()
+    events: QuerySet[AuditEvent] = AuditEvent.objects.all()
     if form.is_valid():
         events = form.filter(events)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
@@ -56,7 +58,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required("dashboard.view_jobrun", raise_exception=True)
-def job_list(request: HttpRequest) -> HttpResponse:
+def job_list(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(JobRun.objects.all(), 50).get_page(request.GET.get("page"))
     template = "overview/_job_rows.html" if request.htmx else "overview/jobs.html"
     return render(request, template, {"page": page})
@@ -64,7 +66,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required("dashboard.view_jobrun", raise_exception=True)
-def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(JobRun, pk=pk)
     template = "overview/_job_detail.html" if request.htmx else "overview/job.html"
     return render(request, template, {"run": run})

@@ -185,7 +185,7 @@ def _pump(a: socket.socket, b: socket.socket) -> None:
         open_sides = 2
         while open_sides:
             for key, _ in sel.select():
-                src: socket.socket = key.fileobj  # type: ignore[assignment]
+                src: socket.socket = key.fileobj  # type: ignore[assignment]  # only sockets are registered
                 try:
                     data = src.recv(65536)
                     if data:
