@@ -28,10 +28,11 @@ run: install
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runstack
 
-## lint: ruff, the layering contracts (import-linter), Django's system checks, missing migrations
+## lint: ruff, the layering contracts (import-linter), mypy, Django's system checks, missing migrations
 lint: install-dev
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 	$(PY) -m ruff format --check .
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run

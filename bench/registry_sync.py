@@ -157,12 +157,12 @@ def commit_for(index: int) -> str:
 def build_labelled_image(work: Path, index: int, version: Any) -> Any:
     """A one-layer image whose labels link it to a commit and a registered model version."""
     from integrations.images import labels
-    from integrations.images.oci import ImageSpec, LayerSource, build_image
+    from integrations.images.oci import ImageConfig, LayerSource, build_image
 
     app = work / "src" / "app"
     app.mkdir(parents=True)
     (app / "serve.py").write_text(f"print('serving image {index}')\n")
-    spec = ImageSpec(
+    spec = ImageConfig(
         labels={
             labels.OCI_REVISION: commit_for(index),
             labels.MODEL_NAME: MODEL,

@@ -109,5 +109,7 @@ class BuildNowForm(forms.Form):
     def __init__(self, *args: Any, application: Application, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         url = reverse("builds:model_versions", args=[application.name])
-        self.fields["model_version"].use(application, url)
-        self.fields["model_version"].widget.attrs["placeholder"] = "latest active version"
+        field = self.fields["model_version"]
+        assert isinstance(field, ModelVersionField)  # a copy of the declared field
+        field.use(application, url)
+        field.widget.attrs["placeholder"] = "latest active version"

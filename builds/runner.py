@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -30,7 +31,7 @@ from core import adapters, jobrunner
 from core.errors import ServiceError
 from core.redaction import web_url
 from integrations.buildservice.base import BuildRequest, BuildService, BuildState
-from integrations.errors import IntegrationError, PermanentError, TemporaryError
+from integrations.errors import Cancelled, IntegrationError, PermanentError, TemporaryError
 from integrations.git import redact_url
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class BuildLog:
         elif self.size + len(text) > Build.LOG_LIMIT:
             text = text[: Build.LOG_LIMIT - self.size] + "\n[log truncated: limit reached]\n"
         self.size += len(text)
-        fields = {"heartbeat_at": timezone.now()}
+        fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
         if text:
             fields["log"] = Concat(F("log"), Value(text))
         Build.objects.filter(pk=self.build_id).update(**fields)
@@ -147,7 +148,7 @@ def run_build(build_id: int) -> str:
             history = gitwork.read_history(build)
     except TemporaryError as exc:
         return _temporary_failure(build, log, exc)
-    except _Cancelled as exc:
+    except Cancelled as exc:
         return _fail(build, log, str(exc), cancelled=True)
     except IntegrationError as exc:
         return _fail(build, log, str(exc))
@@ -195,15 +196,12 @@ def _run(build: Build, log: BuildLog) -> Image:
 
 
 def _run_local(build: Build, log: BuildLog) -> Image:
-    from integrations.buildservice.local import BuildCancelled, LocalBuilder
+    from integrations.buildservice.local import LocalBuilder
 
     builder = LocalBuilder(
         adapters.registry(), adapters.model_store(), settings.BUILD_WORKDIR, adapters.git_cache()
     )
-    try:
-        result = builder.run(build_request(build), log=log, cancelled=cancel_requested(build.pk))
-    except BuildCancelled as exc:
-        raise _Cancelled(str(exc)) from exc
+    result = builder.run(build_request(build), log=log, cancelled=cancel_requested(build.pk))
     return _record(build, result.image.repository, result.image.digest)
 
 
@@ -228,7 +226,7 @@ def _run_external(build: Build, log: BuildLog) -> Image:
         run = service.get(run.external_id)
     _copy_logs(service, run.external_id, position, log)
     if run.state == BuildState.CANCELLED:
-        raise _Cancelled(run.result_reason or "cancelled in the build service")
+        raise Cancelled(run.result_reason or "cancelled in the build service")
     if run.state != BuildState.SUCCEEDED:
         raise PermanentError(run.result_reason or f"the {service.kind} run ended {run.state}")
     registry = adapters.registry()
@@ -261,10 +259,6 @@ def _record(build: Build, repository: str, digest: str) -> Image:
         repository=repository, tag=build.image_tag, defaults={"image": image, "seen_at": timezone.now()}
     )
     return image
-
-
-class _Cancelled(PermanentError):
-    pass
 
 
 def _fail(build: Build, log: BuildLog, reason: str, *, cancelled: bool = False) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from builds.models import Application, Build, Image
+from builds.models import Application, Build, Image, ImageTag
 from core.limits import DESCRIPTION_MAX_LENGTH
 from models_registry.models import RegisteredModel
 
@@ -122,7 +122,9 @@ class ImageSerializer(serializers.ModelSerializer):
     model_sha256 = serializers.CharField(
         source="model_version.sha256", read_only=True, default=None, allow_null=True
     )
-    tags = serializers.SlugRelatedField(slug_field="tag", many=True, read_only=True)
+    tags: serializers.SlugRelatedField[ImageTag] = serializers.SlugRelatedField(
+        slug_field="tag", many=True, read_only=True
+    )
 
     class Meta:
         model = Image

@@ -18,6 +18,7 @@ from core import listing
 from core.converters import parse_id
 from core.errors import ServiceError
 from core.forms import add_service_error
+from core.http import HtmxHttpRequest
 from core.jobstatus import JobFailure, last_failure
 from core.widgets import render_suggestions
 
@@ -122,7 +123,7 @@ def build_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required("builds.view_build", raise_exception=True)
-def build_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def build_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     build = get_object_or_404(builds_queryset(), pk=pk)
     if request.htmx and request.GET.get("part") == "status":
         return render(request, "builds/_build_status.html", {"build": build})

@@ -7,18 +7,18 @@ With nothing set, the product runs on its embedded defaults: SQLite and a model 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import secrets
-import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
+from integrations.atomic import write_atomic
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
@@ -42,25 +42,15 @@ def _secret_key() -> str:
     path = VAR_DIR / "secret_key"
     if not path.exists():
         try:
-            _write_new(path, secrets.token_urlsafe(50))
+            # Mode 0600, and never over a key another process wrote: processes starting
+            # together all read one key.
+            write_atomic(path, secrets.token_urlsafe(50).encode(), prefix=".secret_key-", overwrite=False)
         except OSError as exc:
             raise ImproperlyConfigured(
                 f"SECRET_KEY is not set and {path} cannot be written ({exc.strerror}): "
                 "set SECRET_KEY (or SECRET_KEY_FILE), or make VAR_DIR writable"
             ) from exc
     return path.read_text().strip()
-
-
-def _write_new(path: Path, text: str) -> None:
-    """Write ``path`` whole unless it exists: processes starting together all read one key."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")  # mode 0600
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)  # atomic, and never replaces a key another process wrote
-    finally:
-        os.unlink(tmp)
 
 
 _make_dir(VAR_DIR)
@@ -220,7 +210,16 @@ IMAGE_REGISTRY = {
 }
 if IMAGE_REGISTRY["kind"] != "oci-layout" and not IMAGE_REGISTRY["url"]:
     raise ImproperlyConfigured(f"IMAGE_REGISTRY={IMAGE_REGISTRY['kind']} needs REGISTRY_URL")
-AZURE_DEVOPS = {
+
+
+class AzureDevOpsSettings(TypedDict):
+    organization_url: str
+    project: str
+    definition_id: int
+    pat: str
+
+
+AZURE_DEVOPS: AzureDevOpsSettings = {
     "organization_url": env_str("AZURE_DEVOPS_ORG_URL"),
     "project": env_str("AZURE_DEVOPS_PROJECT"),
     "definition_id": env_int("AZURE_DEVOPS_PIPELINE_ID", 0, minimum=0),

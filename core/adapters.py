@@ -55,7 +55,7 @@ def build_service(kind: str) -> BuildService:
 @cache
 def _azure_devops() -> BuildService:
     config = settings.AZURE_DEVOPS
-    missing = [env for key, env in AZURE_DEVOPS_ENV.items() if not config[key]]
+    missing = [env for key, env in AZURE_DEVOPS_ENV.items() if not config.get(key)]
     if missing:
         raise ServiceError(f"Azure DevOps is not configured: set {', '.join(missing)}.")
     from integrations.buildservice.azure_devops import AzureDevOpsBuildService

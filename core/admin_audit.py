@@ -48,7 +48,7 @@ class AuditedAdmin(admin.ModelAdmin):
         if obj is not None:
             before = getattr(request, "_audit_before", {})
             before[(self.model, obj.pk)] = self._state(obj)
-            request._audit_before = before  # type: ignore[attr-defined]
+            request._audit_before = before  # type: ignore[attr-defined]  # our own mark on the request
         return obj
 
     def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +17,8 @@ from core.converters import parse_id
 from core.errors import ServiceError
 from core.forms import describe_errors
 from core.limits import RequestTooLarge, too_large
+
+Default = TypeVar("Default", bound=int | None)  # with no PAGE_SIZE, DRF's default limit is None: no paging
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -33,7 +35,7 @@ class Pagination(LimitOffsetPagination):
             raise ServiceError("page is not a parameter here: page with limit and offset.", field="page")
         return super().paginate_queryset(queryset, request, view)
 
-    def get_limit(self, request: Request) -> int:
+    def get_limit(self, request: Request) -> int | None:
         params = request.query_params
         return query_int(
             params, self.limit_query_param, default=self.default_limit, low=1, high=self.max_limit
@@ -53,7 +55,7 @@ class Pagination(LimitOffsetPagination):
         return parameters
 
 
-def query_int(params: Any, name: str, *, default: int, low: int, high: int) -> int:
+def query_int(params: Any, name: str, *, default: Default, low: int, high: int) -> int | Default:
     """A whole number from the query string within [low, high], ``default`` when absent; else a 400."""
     if name not in params:
         return default
@@ -95,17 +97,17 @@ class HasRolePermission(BasePermission):
         required: dict[str, str] = getattr(view, "required_permissions", {})
         method = request.method or "GET"
         perm = required.get(method) or (required.get("GET") if method in SAFE_METHODS else None)
-        return bool(perm) and request.user.has_perm(perm)
+        return bool(perm and request.user.has_perm(perm))
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler plus our service errors; every error body is JSON with a ``detail``."""
     large = exc if isinstance(exc, RequestTooLarge) else too_large(exc)
     if large is not None:
-        body = {"detail": str(large.detail), "code": "too_large", "limit": large.limit}
+        body: dict[str, Any] = {"detail": str(large.detail), "code": "too_large", "limit": large.limit}
         return Response(body, status=large.status_code)
     if isinstance(exc, ServiceError):
-        body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
+        body = {"detail": exc.message, "code": exc.code}
         if exc.field:
             body["field"] = exc.field
         return Response(body, status=exc.status_code)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import models, transaction
 from django.dispatch import Signal
 
@@ -22,9 +22,9 @@ Actor = AbstractBaseUser | AnonymousUser | str | None
 recorded = Signal()
 
 
-def user_of(actor: Actor) -> AbstractBaseUser | None:
+def user_of(actor: Actor) -> User | None:
     """The user behind an actor, for "created by" columns; None for system actors and anonymous."""
-    return actor if isinstance(actor, AbstractBaseUser) and actor.is_authenticated else None
+    return actor if isinstance(actor, User) and actor.is_authenticated else None
 
 
 def actor_fields(actor: Actor) -> dict[str, Any]:

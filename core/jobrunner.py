@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import django_rq
@@ -210,7 +211,7 @@ def queue_due_retries(now: datetime | None = None, limit: int = 200) -> list[int
     for run in due.order_by("run_after")[:limit]:
         with transaction.atomic():
             if due.filter(pk=run.pk).update(status=JobRun.Status.QUEUED):
-                transaction.on_commit(lambda run=run: push(run))
+                transaction.on_commit(partial(push, run))
                 queued.append(run.pk)
     return queued
 

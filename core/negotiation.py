@@ -7,15 +7,17 @@ must not import that (as :mod:`core.api` does).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
 
 from core.errors import ServiceError
 
 
 class ContentNegotiation(DefaultContentNegotiation):
-    def filter_renderers(self, renderers: list[Any], format: str) -> list[Any]:
+    def filter_renderers(self, renderers: Iterable[BaseRenderer], format: str) -> list[BaseRenderer]:
+        renderers = list(renderers)
         chosen = [renderer for renderer in renderers if renderer.format == format]
         if not chosen:
             known = ", ".join(renderer.format for renderer in renderers)

@@ -41,7 +41,8 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="what went wrong, in words for people")
     code = serializers.CharField(required=False, help_text="the kind of error, e.g. not_found, conflict")
     field = serializers.CharField(required=False, help_text="the input the error is about")
-    errors = serializers.DictField(required=False, help_text="the messages of each invalid field")
+    # The stubs see Serializer.errors here; the metaclass moves declared fields off the class.
+    errors = serializers.DictField(required=False, help_text="the messages of each invalid field")  # type: ignore[assignment]
     limit = serializers.IntegerField(required=False, help_text="with 413: the most this request may hold")
 
 

@@ -63,7 +63,8 @@ class LoginView(auth_views.LoginView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         throttle = SignInRateThrottle()
-        if not throttle.allow_request(request, self):
+        # Typed for DRF's Request and APIView; this throttle reads only the client address (META).
+        if not throttle.allow_request(request, self):  # type: ignore[arg-type]
             wait = throttle.wait()
             return too_many(
                 request, "Too many sign-in attempts from your address; wait a minute.", int(wait or 60)

@@ -23,13 +23,13 @@ def move(obj: models.Model, to: str, *, action_prefix: str, actor: Actor, **fiel
     manager = type(obj)._default_manager
     with transaction.atomic():
         current = manager.select_for_update().get(pk=obj.pk)
-        if not current.can_become(to):  # type: ignore[attr-defined]
+        if not current.can_become(to):  # type: ignore[attr-defined]  # every model moved here has it
             moved = False
         else:
-            before = current.audit_state()  # type: ignore[attr-defined]
+            before = current.audit_state()  # type: ignore[attr-defined]  # (likewise)
             manager.filter(pk=obj.pk).update(state=to, **fields)
             current.refresh_from_db()
-            after = current.audit_state()  # type: ignore[attr-defined]
+            after = current.audit_state()  # type: ignore[attr-defined]  # (likewise)
             audit.record(f"{action_prefix}.{to}", current, actor=actor, before=before, after=after)
             moved = True
     obj.refresh_from_db()

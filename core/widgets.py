@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.template.loader import render_to_string
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 SUGGESTIONS = 20  # how many suggestions a field offers at a time
 
@@ -37,7 +38,9 @@ class SuggestInput(forms.TextInput):
         self.url = ""
         self.suggest: Callable[[], Sequence[Suggestion]] = list  # only called when rendered
 
-    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> str:
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
         list_id = f"{(attrs or {}).get('id') or name}-suggestions"
         live = {"list": list_id, "autocomplete": "off"}
         if self.url:

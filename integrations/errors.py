@@ -43,3 +43,7 @@ class Conflict(TemporaryError):
 
 class IntegrityMismatch(PermanentError):
     """Content does not match its recorded digest."""
+
+
+class Cancelled(PermanentError):
+    """The work was cancelled on request (not a failure: the caller records it as cancelled)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
@@ -30,6 +31,7 @@ from models_registry.serializers import (
     StatusChangeSerializer,
     VersionCreateSerializer,
 )
+from models_registry.uploads import received_sha256
 
 VIEW_MODELS = "models_registry.view_registeredmodel"
 VIEW_VERSIONS = "models_registry.view_modelversion"
@@ -114,15 +116,19 @@ class VersionListView(generics.ListCreateAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         info = services.VersionInfo(
-            metrics=services.clean_metrics(request.data.get("metrics")),
+            # (a body that is not an object was refused by the serializer already)
+            metrics=services.clean_metrics(
+                request.data.get("metrics") if isinstance(request.data, Mapping) else None
+            ),
             framework=data["framework"],
             description=data["description"],
         )
         if data.get("file") is not None:
             upload = data["file"]
             expected = data.get("sha256")
-            if expected and expected != getattr(upload, "sha256", expected):
-                raise ServiceError(f"The upload's sha256 {upload.sha256} does not match {expected}.")
+            received = received_sha256(upload)
+            if expected and received and expected != received:
+                raise ServiceError(f"The upload's sha256 {received} does not match {expected}.")
             info = services.VersionInfo(info.metrics, info.framework, info.description, upload.name)
             version, created = services.register_uploaded_version(model, upload, info, actor=request.user)
         else:

@@ -34,7 +34,8 @@ class VersionForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if bool(data.get("file")) == bool(data.get("key")):
             raise forms.ValidationError("Upload a file or give an object key (exactly one).")
         return data

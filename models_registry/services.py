@@ -24,9 +24,11 @@ from core import adapters, audit, jobrunner, safejson
 from core.audit import Actor
 from core.errors import ConflictError, NotFoundError, ServiceError, UnavailableError
 from integrations.errors import IntegrationError, IntegrityMismatch, NotFound, TemporaryError
-from integrations.modelstore import sha256_of, validate_key
+from integrations.hashing import sha256_of
+from integrations.modelstore import validate_key
 from models_registry.models import ModelVersion, RegisteredModel, validate_model_name
 from models_registry.signals import version_registered
+from models_registry.uploads import received_sha256
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 PIN_JOB = "models_registry.jobs.pin_version"
@@ -133,14 +135,15 @@ def register_uploaded_version(
     """
     if upload.size == 0:
         raise ServiceError("The file is empty; a model version needs content.", field="file")
-    sha256 = getattr(upload, "sha256", "") or sha256_of(upload.chunks())[0]
+    received = received_sha256(upload)
+    sha256 = received or sha256_of(upload.chunks())[0]
     existing = model.versions.filter(sha256=sha256).first()
     if existing:
         return existing, False
     key = content_key(model.name, sha256, info.filename)
     store = adapters.model_store()
     try:
-        if hasattr(upload, "temporary_file_path") and getattr(upload, "sha256", ""):
+        if received:  # hashed as it arrived, in a temporary file
             stored = store.put_file(Path(upload.temporary_file_path()), key, size=upload.size, sha256=sha256)
         else:
             upload.seek(0)

@@ -13,6 +13,7 @@ from core import jobrunner, listing
 from core.converters import parse_id
 from core.errors import ServiceError
 from core.forms import add_service_error
+from core.http import HtmxHttpRequest
 from core.jobstatus import last_failure
 from models_registry import jobs, services
 from models_registry.downloads import download_response
@@ -58,8 +59,8 @@ def _metric_names(versions: list[ModelVersion]) -> list[str]:
 @permission_required(VIEW, raise_exception=True)
 def model_detail(request: HttpRequest, name: str) -> HttpResponse:
     model = get_object_or_404(RegisteredModel.objects.select_related("owner"), name=name)
-    page = Paginator(model.versions.select_related("created_by").order_by("-version"), VERSIONS_PER_PAGE)
-    page = page.get_page(request.GET.get("page"))
+    paginator = Paginator(model.versions.select_related("created_by").order_by("-version"), VERSIONS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
     versions = list(page.object_list)
     metric_names = _metric_names(versions)
     rows = [(v, [v.metrics.get(m) for m in metric_names]) for v in versions]
@@ -113,7 +114,7 @@ def _registered_message(version: ModelVersion, created: bool) -> tuple[int, str]
 
 @login_required
 @permission_required("models_registry.view_modelversion", raise_exception=True)
-def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse:
+def version_detail(request: HtmxHttpRequest, name: str, number: int) -> HttpResponse:
     version = get_version(name, number)
     if request.htmx and request.GET.get("part") == "content":
         return render(request, "models_registry/_version_content.html", {"version": version})

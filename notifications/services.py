@@ -67,7 +67,7 @@ def _apply(channel: NotificationChannel, fields: dict[str, Any], *, creating: bo
 
 def create_channel(fields: dict[str, Any], *, actor: Actor) -> tuple[NotificationChannel, str | None]:
     """A new channel, and its secret to show once (None when it has none)."""
-    channel = NotificationChannel(created_by=audit.user_of(actor))  # type: ignore[misc]
+    channel = NotificationChannel(created_by=audit.user_of(actor))
     try:
         with transaction.atomic():
             revealed = _apply(channel, fields, creating=True)

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from core import tokens
 from core.errors import NotFoundError, ServiceError
+from core.http import signed_in
 from core.models import ApiToken
 from core.parsers import FormParser, MultiPartParser
 from core.safejson import SafeJSONParser
@@ -80,7 +81,7 @@ class TokenView(APIView):
             actor=user,
             valid_days=serializer.validated_data["valid_days"],
         )
-        token.token = key  # type: ignore[attr-defined]
+        token.token = key  # type: ignore[attr-defined]  # shown once, never stored
         return Response(IssuedTokenSerializer(token).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})
@@ -97,7 +98,8 @@ class TokenView(APIView):
     def get_throttles(self) -> list[Any]:
         return [SignInRateThrottle()] if self.request.method == "POST" else []
 
-    def handle_exception(self, exc: Exception) -> HttpResponseBase:
+    # DRF's dispatch finalizes any HttpResponseBase; the stubs narrow the return to Response.
+    def handle_exception(self, exc: Exception) -> HttpResponseBase:  # type: ignore[override]
         # django-axes marks DRF's request wrapper, which its middleware never sees: answer here.
         if getattr(self.request, "axes_locked_out", False):
             return lockout_response(self.request._request)
@@ -111,7 +113,7 @@ class TokenListView(generics.ListAPIView):
     permission_classes = [IsAuthenticated]
 
     def get_queryset(self) -> Any:
-        return ApiToken.objects.filter(user=self.request.user)
+        return ApiToken.objects.filter(user=signed_in(self.request.user))
 
 
 class TokenRevokeView(APIView):
@@ -150,7 +152,9 @@ def token_page(request: HttpRequest) -> HttpResponse:
             valid_days=form.cleaned_data["valid_days"],
         )
         form = NewTokenForm()
-    page = Paginator(ApiToken.objects.filter(user=request.user), 50).get_page(request.GET.get("page"))
+    page = Paginator(ApiToken.objects.filter(user=signed_in(request.user)), 50).get_page(
+        request.GET.get("page")
+    )
     return render(request, "overview/tokens.html", {"form": form, "issued": issued, "page": page})
 
 

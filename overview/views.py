@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from builds.models import Application
 from core import listing
+from core.http import HtmxHttpRequest
 from core.models import AuditEvent, JobRun
 from core.roles import role_names
 from models_registry.models import ModelVersion
@@ -21,7 +23,7 @@ GRID_APPLICATIONS_PER_PAGE = 50
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
     """The overview grid: applications by environments, refreshed in place every few seconds."""
     if not role_names(request.user):
         # Signed in, but nobody gave them a role yet: every page would refuse them; say why here.
@@ -57,7 +59,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @permission_required("dashboard.view_auditevent", raise_exception=True)
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
-    events = AuditEvent.objects.all()
+    events: QuerySet[AuditEvent] = AuditEvent.objects.all()
     if form.is_valid():
         events = form.filter(events)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
@@ -68,7 +70,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required("dashboard.view_jobrun", raise_exception=True)
-def job_list(request: HttpRequest) -> HttpResponse:
+def job_list(request: HtmxHttpRequest) -> HttpResponse:
     found = listing.page_of(request, JobRun.objects.all(), JOB_FILTERS)
     template = "overview/_job_rows.html" if request.htmx else "overview/jobs.html"
     return render(request, template, {"listing": found, "page": found.page})
@@ -76,7 +78,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required("dashboard.view_jobrun", raise_exception=True)
-def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(JobRun, pk=pk)
     template = "overview/_job_detail.html" if request.htmx else "overview/job.html"
     return render(request, template, {"run": run})

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +17,7 @@ from builds.models import Build, Image
 from core import listing
 from core.api import HasRolePermission, query_id, query_text
 from core.errors import ForbiddenError, NotFoundError, ServiceError
+from core.http import signed_in
 from models_registry.models import ModelVersion
 from releases import dora, envdiff, history, services
 from releases.diff import release_diff
@@ -200,8 +201,8 @@ class ReleaseDetailView(generics.RetrieveAPIView):
 
 class ReleaseActionView(APIView):
     permission_classes = [HasRolePermission]
-    serializer_class = DecisionSerializer
-    error_statuses = {"POST": (409,)}
+    serializer_class: type[serializers.Serializer[Any]] = DecisionSerializer
+    error_statuses: dict[str, tuple[int, ...]] = {"POST": (409,)}
 
     def act(self, request: Request, release: Release, data: dict[str, Any]) -> Any:
         raise NotImplementedError
@@ -313,7 +314,7 @@ class ScheduleListView(generics.ListCreateAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         schedule = services.save_schedule(
-            Schedule(owner=request.user), dict(serializer.validated_data), actor=request.user
+            Schedule(owner=signed_in(request.user)), dict(serializer.validated_data), actor=request.user
         )
         return Response(self.get_serializer(schedule).data, status=status.HTTP_201_CREATED)
 

@@ -162,14 +162,12 @@ class Recorder:
 def last_set_on_target(environment_id: int, *, excluding: int | None = None) -> list[Release]:
     """The releases whose image the target may run: the last one whose change was applied, and
     any later ones whose change may have been (newest first). Refused releases never count."""
-    candidates = (
-        Release.objects.filter(
-            environment_id=environment_id, target_change__in=[Change.APPLIED, Change.UNKNOWN]
-        )
-        .exclude(pk=excluding)
-        .select_related("image")
-        .order_by("-started_at", "-pk")
+    candidates = Release.objects.filter(
+        environment_id=environment_id, target_change__in=[Change.APPLIED, Change.UNKNOWN]
     )
+    if excluding is not None:
+        candidates = candidates.exclude(pk=excluding)
+    candidates = candidates.select_related("image").order_by("-started_at", "-pk")
     chain = []
     for release in candidates[: MAX_UNCONFIRMED + 1]:
         chain.append(release)
@@ -316,8 +314,7 @@ def _roll_back_automatically(environment: Environment, failed: Release, reason: 
 
 def _after_success(release: Release) -> None:
     """A rollback marks what it replaced as rolled back; older waiting releases are superseded."""
-    if release.kind == Release.Kind.ROLLBACK and release.rollback_of_id:
-        replaced = release.rollback_of
+    if release.kind == Release.Kind.ROLLBACK and (replaced := release.rollback_of) is not None:
         why = (
             f"{replaced.state_reason}; "
             if replaced.state == Release.State.FAILED and replaced.state_reason

@@ -68,7 +68,8 @@ def compute(environment: Environment, *, days: int, now: datetime | None = None)
     successes = _successes(environment, since, until)
     leads, model_leads = _lead_times(environment, successes)
     failures = [r for r in finished if r.state in FAILED]
-    restores = _restore_times(environment, failures, until)
+    failed_at = [r.finished_at for r in failures if r.finished_at is not None]  # all: filtered on it
+    restores = _restore_times(environment, failed_at, until)
     return Dora(
         environment=environment,
         since=since,
@@ -85,7 +86,7 @@ def compute(environment: Environment, *, days: int, now: datetime | None = None)
             "ratio",
         ),
         time_to_restore_hours=_median(restores, "hours, median"),
-        daily=_daily(successes, failures, since, days),
+        daily=_daily(successes, failed_at, since, days),
     )
 
 
@@ -146,31 +147,31 @@ def _until(history: list[tuple[str, datetime]], stop: str) -> list[tuple[str, da
     return taken
 
 
-def _restore_times(environment: Environment, failures: list[Release], until: datetime) -> list[float]:
-    if not failures:
+def _restore_times(environment: Environment, failed_at: list[datetime], until: datetime) -> list[float]:
+    if not failed_at:
         return []
     starts = list(
-        RunPeriod.objects.filter(environment=environment, started_at__gte=failures[0].finished_at)
+        RunPeriod.objects.filter(environment=environment, started_at__gte=failed_at[0])
         .filter(started_at__lt=until)
         .order_by("started_at")
         .values_list("started_at", flat=True)
     )
     restored = []
-    for failure in failures:
-        after = next((start for start in starts if start > failure.finished_at), None)
+    for failure in failed_at:
+        after = next((start for start in starts if start > failure), None)
         if after is not None:
-            restored.append(_hours(after - failure.finished_at))
+            restored.append(_hours(after - failure))
     return restored
 
 
 def _daily(
-    successes: list[RunPeriod], failures: list[Release], since: datetime, days: int
+    successes: list[RunPeriod], failed_at: list[datetime], since: datetime, days: int
 ) -> list[dict[str, object]]:
     counts: dict[date, list[int]] = {(since + timedelta(days=i)).date(): [0, 0] for i in range(days + 1)}
     for period in successes:
         counts.setdefault(period.started_at.date(), [0, 0])[0] += 1
-    for release in failures:
-        counts.setdefault(release.finished_at.date(), [0, 0])[1] += 1
+    for failure in failed_at:
+        counts.setdefault(failure.date(), [0, 0])[1] += 1
     return [
         {"day": day.isoformat(), "deployments": d, "failures": f} for day, (d, f) in sorted(counts.items())
     ]

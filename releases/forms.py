@@ -28,7 +28,9 @@ class RequestReleaseForm(forms.Form):
     def __init__(self, *args: Any, environment: Environment, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         url = reverse("releases:candidates", args=[environment.pk])
-        self.fields["build"].use(releasable_builds(environment.application), url)
+        field = self.fields["build"]
+        assert isinstance(field, BuildField)  # a copy of the declared field
+        field.use(releasable_builds(environment.application), url)
 
 
 class DecisionForm(forms.Form):

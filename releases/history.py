@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -49,7 +49,7 @@ def parse_instant(text: str, *, name: str = "at", now: datetime | None = None) -
             f"{name} must be an ISO 8601 date-time, e.g. 2026-11-24T02:13:00Z; got {text[:40]!r}.", field=name
         ) from None
     if timezone.is_naive(instant):
-        instant = instant.replace(tzinfo=timezone.UTC)
+        instant = instant.replace(tzinfo=UTC)
     if instant > (now or timezone.now()):
         raise ServiceError(f"{name} is in the future: history only answers for the past.", field=name)
     return instant

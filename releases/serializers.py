@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -35,12 +35,18 @@ class FreezeWindowSerializer(serializers.ModelSerializer):
 
 class EnvironmentSerializer(serializers.ModelSerializer):
     application = serializers.SlugRelatedField(slug_field="name", queryset=Application.objects.all())
-    previous = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    previous: serializers.SlugRelatedField[Environment] = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, allow_null=True
+    )
     previous_environment = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=40
     )
-    current_release = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
-    active_release = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    current_release: serializers.PrimaryKeyRelatedField[Release] = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
+    active_release: serializers.PrimaryKeyRelatedField[Release] = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
     current_image = serializers.CharField(
         source="current_release.image.reference", read_only=True, default=None, allow_null=True
     )
@@ -75,7 +81,7 @@ class EnvironmentSerializer(serializers.ModelSerializer):
             "freeze_windows",
         ]
         read_only_fields = ["drift", "drift_checked_at"]
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": []}}
 
     def get_current_model_version(self, obj: Environment) -> str | None:
         release = obj.current_release
@@ -106,7 +112,7 @@ class ReleaseListSerializer(serializers.ListSerializer):
 
     def to_representation(self, data: Any) -> list[Any]:
         items = list(data.all() if hasattr(data, "all") else data)
-        self.context["waiting"] = waiting.reasons(items)
+        cast("dict[str, Any]", self.context)["waiting"] = waiting.reasons(items)
         return super().to_representation(items)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import adapters
 from integrations.deploy.base import DeploymentTarget
 from releases import target_settings
 from releases.models import Environment
+
+if TYPE_CHECKING:
+    from integrations.deploy.local import LocalProcessTarget
 
 
 def target_for(environment: Environment) -> DeploymentTarget:
@@ -29,7 +32,7 @@ def resume_local_environments() -> list[str]:
         target_kind=Environment.TargetKind.LOCAL, current_release__isnull=False
     ):
         try:
-            target_for(environment).start()
+            _local_target(environment).start()
         except Exception as exc:  # one broken environment must not stop the others
             notes.append(f"{environment}: not resumed: {exc}")
         else:
@@ -41,6 +44,15 @@ def suspend_local_environments() -> None:
     """Stop the local environments' processes but remember what they run (``make run`` stopping)."""
     for environment in Environment.objects.filter(target_kind=Environment.TargetKind.LOCAL):
         try:
-            target_for(environment).stop(keep_release=True)
+            _local_target(environment).stop(keep_release=True)
         except Exception:  # best effort on the way out; the next start cleans leftovers
             continue
+
+
+def _local_target(environment: Environment) -> LocalProcessTarget:
+    from integrations.deploy.local import LocalProcessTarget
+
+    target = target_for(environment)
+    if not isinstance(target, LocalProcessTarget):
+        raise TypeError(f"{environment} does not deploy to a local process")
+    return target

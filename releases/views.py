@@ -14,6 +14,7 @@ from core import listing
 from core.converters import parse_id
 from core.errors import ServiceError
 from core.forms import add_service_error, describe_errors
+from core.http import HtmxHttpRequest, signed_in
 from core.widgets import render_suggestions
 from releases import rules, services, waiting
 from releases.diff import release_diff
@@ -136,7 +137,7 @@ def _add_schedule(request: HttpRequest, environment: Environment) -> None:
     if not form.is_valid():
         raise ServiceError(f"Schedule not saved: {describe_errors(form.errors)}")
     fields = {**form.cleaned_data, "environment": environment}
-    schedule = services.save_schedule(Schedule(owner=request.user), fields, actor=request.user)
+    schedule = services.save_schedule(Schedule(owner=signed_in(request.user)), fields, actor=request.user)
     messages.success(request, f"Schedule saved: {schedule}.")
 
 
@@ -158,7 +159,7 @@ def release_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required(VIEW_RELEASES, raise_exception=True)
-def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def release_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     release = get_object_or_404(releases(), pk=pk)
     waiting.annotate([release])
     if request.htmx and request.GET.get("part") == "progress":

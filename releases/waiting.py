@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -80,7 +80,11 @@ class _Facts:
                 self.frozen[window.environment_id] = (window.reason, period[1], window.timezone)
 
     def _find_promotions(self, requested: list[Release]) -> None:
-        previous = {self.environments[r.environment_id].previous_id for r in requested} - {None}
+        previous = {
+            previous_id
+            for r in requested
+            if (previous_id := self.environments[r.environment_id].previous_id) is not None
+        }
         digests = {r.digest for r in requested}
         found = Release.objects.filter(
             environment_id__in=previous, digest__in=digests, state=Release.State.SUCCEEDED
@@ -128,7 +132,7 @@ class _Facts:
         passed = self.passed.get((previous.pk, release.digest))
         if passed is None:
             return [f"not yet released successfully to {previous.name}"]
-        left = passed + timezone.timedelta(minutes=environment.soak_minutes) - self.now
+        left = passed + timedelta(minutes=environment.soak_minutes) - self.now
         if left.total_seconds() > 0:
             return [f"soak: {max(1, round(left.total_seconds() / 60))} min left in {previous.name}"]
         return []

@@ -17,10 +17,10 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 # The SDK reads this once, on import, and otherwise keeps service discovery answers in the
 # home directory for 12 hours - across servers that share a URL, and on read-only disks.
@@ -74,10 +74,19 @@ class _BoundedAdapter(HTTPAdapter):
         super().__init__(max_retries=0)
         self._timeout, self._last = timeout, last
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         self._last.status = None
-        kwargs["timeout"] = self._timeout
-        response = super().send(request, **kwargs)
+        response = super().send(
+            request, stream=stream, timeout=self._timeout, verify=verify, cert=cert, proxies=proxies
+        )
         self._last.status = response.status_code
         if response.status_code == 203 and "html" in response.headers.get("Content-Type", ""):
             self._last.sign_in_page = True
@@ -185,12 +194,15 @@ class AzureDevOpsBuildService:
                 continue
             skip = max(since_line - offset, 0)
             room = self.log_batch - len(lines)
-            got = self._call(
-                action,
-                lambda c, log_id=log.id, skip=skip, room=room: c.get_build_log_lines(
+
+            def read_lines(
+                c: BuildClient, log_id: int = log.id, skip: int = skip, room: int = room
+            ) -> list[str]:
+                return c.get_build_log_lines(
                     self.project, run, log_id, start_line=skip + 1, end_line=skip + room
-                ),
-            )
+                )
+
+            got = self._call(action, read_lines)
             lines += got or []
             if len(lines) >= self.log_batch:
                 break
@@ -381,7 +393,7 @@ def _detail(exc: Exception, body: str) -> str:
         results = data.get("validationResults") or (data.get("customProperties") or {}).get(
             "ValidationResults"
         )
-        extra = [r.get("message") for r in results or [] if isinstance(r, dict) and r.get("message")]
+        extra = [r["message"] for r in results or [] if isinstance(r, dict) and r.get("message")]
         if extra:
             message = f"{message} {'; '.join(extra)}"
     return (message or type(exc).__name__).strip()

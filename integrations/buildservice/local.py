@@ -9,7 +9,6 @@ the log lines it reports.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -29,14 +28,15 @@ from integrations.buildservice.local_image import (
     on_base,
     pull_base,
 )
-from integrations.buildservice.local_testrun import BuildCancelled, minimal_environment, run_test_command
-from integrations.errors import IntegrityMismatch, NotFound, PermanentError
+from integrations.buildservice.local_testrun import minimal_environment, run_test_command
+from integrations.errors import Cancelled, IntegrityMismatch, NotFound, PermanentError
+from integrations.hashing import HashingWriter
 from integrations.images.oci import BuiltImage, LayerSource, build_image
 from integrations.localdirs import require_writable_dir
 from integrations.modelstore.base import ModelStore, validate_key
 from integrations.registry.base import ImageRef, Registry, validate_repository, validate_tag
 
-__all__ = ["BuildCancelled", "LocalBuildResult", "LocalBuilder"]
+__all__ = ["LocalBuildResult", "LocalBuilder"]
 
 SYSTEM = "local build"
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -124,7 +124,7 @@ class LocalBuilder:
     @staticmethod
     def _stop_if_cancelled(is_cancelled: Callable[[], bool], step: str) -> None:
         if is_cancelled():
-            raise BuildCancelled(f"the build was cancelled before {step}", system=SYSTEM)
+            raise Cancelled(f"the build was cancelled before {step}", system=SYSTEM)
 
     def _export(self, req: BuildRequest, work: Path, log: Log) -> tuple[str, Path]:
         where = f" (directory {req.app_path})" if req.app_path else ""
@@ -158,7 +158,7 @@ class LocalBuilder:
                 log=log,
                 cancelled=is_cancelled,
             )
-        except BuildCancelled:
+        except Cancelled:
             log("==> Cancelled: the tests were stopped")
             raise
         except PermanentError as exc:
@@ -175,18 +175,16 @@ class LocalBuilder:
         log(f"==> Fetching model {req.model_name} version {req.model_version} ({req.model_key})")
         dest = work / "model" / req.model_filename
         dest.parent.mkdir()
-        digest, size = hashlib.sha256(), 0
         try:
             with open(dest, "wb") as out:
+                fetched = HashingWriter(out)
                 pinned = self.model_store.open(
                     req.model_key,
                     version_id=req.model_version_id,
                     etag="" if req.model_version_id else req.model_etag,
                 )
                 for chunk in pinned:
-                    out.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
+                    fetched.write(chunk)
                     self._stop_if_cancelled(is_cancelled, "the model was fetched")
         except NotFound as exc:
             raise NotFound(
@@ -198,12 +196,12 @@ class LocalBuilder:
                 f"model file {req.model_key} no longer holds the registered sha256 {expected} ({exc})",
                 system=SYSTEM,
             ) from exc
-        if digest.hexdigest() != expected:
+        if fetched.hexdigest != expected:
             log("    the model file does not match its recorded sha256: no image is built")
             raise IntegrityMismatch(
-                f"model sha256 mismatch: expected {expected}, got {digest.hexdigest()}", system=SYSTEM
+                f"model sha256 mismatch: expected {expected}, got {fetched.hexdigest}", system=SYSTEM
             )
-        log(f"    {size} bytes, sha256 {expected} verified")
+        log(f"    {fetched.size} bytes, sha256 {expected} verified")
         return dest
 
     def _build(

@@ -8,7 +8,6 @@ layers go first and its config is inherited field by field, ours winning, as a D
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shlex
 from datetime import datetime
@@ -23,10 +22,11 @@ from integrations.images.oci import (
     MANIFEST_MEDIA_TYPE,
     BlobRef,
     BuiltImage,
-    ImageSpec,
+    ImageConfig,
     canonical_json,
     format_time,
     image_manifest,
+    write_small_blob,
 )
 from integrations.registry.base import (
     PulledImage,
@@ -83,8 +83,8 @@ def image_env(
 
 def make_spec(
     *, image_labels: dict[str, str], command: str, env: dict[str, str], port: int, created: datetime
-) -> ImageSpec:
-    return ImageSpec(
+) -> ImageConfig:
+    return ImageConfig(
         labels=image_labels,
         entrypoint=entrypoint(command),
         cmd=[],
@@ -140,13 +140,6 @@ def _merged_config(base: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_blob(data: bytes, media_type: str, blobs_dir: Path) -> BlobRef:
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    path = blobs_dir / digest.split(":", 1)[1]
-    path.write_bytes(data)
-    return BlobRef(digest, len(data), media_type, path)
-
-
 def on_base(base: PulledImage, own: BuiltImage, out_dir: Path) -> BuiltImage:
     """``own`` rebuilt with ``base``'s layers first and its config underneath ours."""
     assert base.manifest_path is not None and base.config_path is not None
@@ -166,7 +159,7 @@ def on_base(base: PulledImage, own: BuiltImage, out_dir: Path) -> BuiltImage:
     config_doc = _merged_config(base_config, json.loads(own.config.path.read_bytes()))
     blobs_dir = out_dir / "blobs" / "sha256"
     blobs_dir.mkdir(parents=True, exist_ok=True)
-    config = _write_blob(canonical_json(config_doc), CONFIG_MEDIA_TYPE, blobs_dir)
+    config = write_small_blob(canonical_json(config_doc), CONFIG_MEDIA_TYPE, blobs_dir)
     manifest_bytes = canonical_json(image_manifest(config, layers, config_doc["config"]["Labels"]))
-    manifest = _write_blob(manifest_bytes, MANIFEST_MEDIA_TYPE, blobs_dir)
+    manifest = write_small_blob(manifest_bytes, MANIFEST_MEDIA_TYPE, blobs_dir)
     return BuiltImage(manifest.digest, manifest_bytes, config, layers)

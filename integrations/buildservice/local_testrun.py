@@ -17,17 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from integrations.errors import PermanentError
+from integrations.errors import Cancelled, PermanentError
 
 SYSTEM = "local build"
 POLL_SECONDS = 0.2  # how often a silent test run is checked for cancellation and timeout
 STOP_GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
 LEFTOVER_GRACE_SECONDS = 2.0  # output still accepted after the command itself exited
 MAX_LINE = 8192
-
-
-class BuildCancelled(PermanentError):
-    """The build was cancelled on request."""
 
 
 def minimal_environment(home: Path, tmp: Path) -> dict[str, str]:
@@ -89,7 +85,7 @@ def _follow(
             log(line.decode("utf-8", "replace").rstrip("\r\n"))
         if cancelled():
             _stop(proc)
-            raise BuildCancelled("the build was cancelled while the tests were running", system=SYSTEM)
+            raise Cancelled("the build was cancelled while the tests were running", system=SYSTEM)
         if time.monotonic() > deadline:
             _stop(proc)
             raise PermanentError(
@@ -110,7 +106,7 @@ def run_test_command(
     log: Callable[[str], None],
     cancelled: Callable[[], bool],
 ) -> None:
-    """Run ``command``; raise ``PermanentError`` unless it exits 0, ``BuildCancelled`` if cancelled."""
+    """Run ``command``; raise ``PermanentError`` unless it exits 0, ``Cancelled`` if cancelled."""
     proc = subprocess.Popen(
         ["/bin/sh", "-c", command],
         cwd=cwd,

@@ -21,6 +21,14 @@ SUCCEEDED: Phase = "succeeded"
 FAILED: Phase = "failed"
 
 
+def as_phase(value: str) -> Phase:
+    """A phase read back from a document (the local supervisor's state.json)."""
+    for phase in (PROGRESSING, SUCCEEDED, FAILED):
+        if value == phase:
+            return phase
+    raise PermanentError(f"unknown rollout phase {value!r}", system="deployment")
+
+
 class RunningImageChanged(PermanentError):
     """The target does not run the image we expected: someone changed it outside the product.
 

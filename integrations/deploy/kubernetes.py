@@ -36,7 +36,7 @@ from integrations.deploy.kubernetes_status import (
     MODEL_VERSION,
     RELEASE_ID,
     REVISION,
-    annotations,
+    annotations_of,
     container_image,
     pod_problems,
     rollout_status,
@@ -116,7 +116,7 @@ class KubernetesTarget:
             dep = self._read()
         except NotFound:
             return None
-        ann = annotations(dep)
+        ann = annotations_of(dep)
         return RunningState(
             image=container_image(dep, self.container) or "",
             release_id=ann.get(RELEASE_ID, ""),
@@ -239,12 +239,12 @@ class KubernetesTarget:
             self.namespace,
             label_selector=_selector(dep["spec"]["selector"].get("matchLabels") or {}),
         )
-        revision = annotations(dep).get(REVISION)
+        revision = annotations_of(dep).get(REVISION)
         new_rs = next(
             (
                 rs
                 for rs in rs_list["items"]
-                if _owned_by(rs, dep) and annotations(rs).get(REVISION) == revision
+                if _owned_by(rs, dep) and annotations_of(rs).get(REVISION) == revision
             ),
             None,
         )
@@ -265,7 +265,8 @@ class KubernetesTarget:
         https://kubernetes.io/docs/reference/using-api/api-concepts/#watch-bookmarks
         """
         try:
-            resp = self._apps.list_namespaced_deployment(
+            # With _preload_content=False the client returns the raw response, not the model it is typed to.
+            resp: urllib3.HTTPResponse = self._apps.list_namespaced_deployment(  # type: ignore[assignment]
                 self.namespace,
                 field_selector=f"metadata.name={self.deployment}",
                 watch=True,
@@ -399,7 +400,7 @@ class KubernetesTarget:
 
 
 def _already_deployed(dep: dict[str, Any], container: str, req: DeployRequest) -> bool:
-    ann = annotations(dep)
+    ann = annotations_of(dep)
     return ann.get(RELEASE_ID) == req.release_id and container_image(dep, container) == req.image
 
 

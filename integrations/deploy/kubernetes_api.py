@@ -59,8 +59,11 @@ def server_message(e: ApiException) -> str:
 
 
 def retry_after_seconds(e: ApiException) -> float | None:
+    value = (e.headers or {}).get("Retry-After")
+    if value is None:
+        return None
     try:
-        return float((e.headers or {}).get("Retry-After"))
+        return float(value)
     except (TypeError, ValueError):
         return None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from integrations.deploy.base import FAILED, PROGRESSING, SUCCEEDED, RolloutStatus
+from integrations.deploy.base import FAILED, PROGRESSING, SUCCEEDED, Phase, RolloutStatus
 
 RELEASE_ID = "ai.release/release-id"
 MODEL_VERSION = "ai.release/model-version"
@@ -40,7 +40,7 @@ def container_image(dep: dict[str, Any], container: str) -> str | None:
     return None
 
 
-def annotations(obj: dict[str, Any]) -> dict[str, str]:
+def annotations_of(obj: dict[str, Any]) -> dict[str, str]:
     return obj.get("metadata", {}).get("annotations") or {}
 
 
@@ -68,12 +68,12 @@ def rollout_status(dep: dict[str, Any], container: str, pod_problems: list[str])
         conditions=[dict(c) for c in st.get("conditions") or []],
         pod_problems=list(pod_problems),
         image=container_image(dep, container) or "",
-        release_id=annotations(dep).get(RELEASE_ID, ""),
+        release_id=annotations_of(dep).get(RELEASE_ID, ""),
         **counts,
     )
 
 
-def _phase(dep: dict[str, Any], counts: dict[str, int], pod_problems: list[str]) -> tuple[str, str]:
+def _phase(dep: dict[str, Any], counts: dict[str, int], pod_problems: list[str]) -> tuple[Phase, str]:
     st, name = dep.get("status") or {}, dep["metadata"]["name"]
     want = int(dep["spec"].get("replicas", 1))
     updated, total, available = counts["updated_replicas"], counts["replicas"], counts["available_replicas"]

@@ -36,14 +36,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from integrations.deploy.base import (
     FAILED,
     PROGRESSING,
     DeployRequest,
+    Phase,
     RolloutStatus,
     RunningState,
+    as_phase,
 )
 from integrations.deploy.local_process import (
     DESIRED_FILE,
@@ -305,7 +307,7 @@ class LocalProcessTarget:
     def _new_spec(self, req: DeployRequest, desired: dict[str, Any] | None) -> dict[str, Any]:
         repository, digest = self._split(req.image)
         if _same_release(desired, req):
-            generation = int(desired["generation"])  # type: ignore[index]  # resuming its own unfinished deploy
+            generation = int(desired["generation"])  # resuming its own unfinished deploy
         else:
             observed = (read_json(self.state_dir / STATE_FILE) or {}).get("generation", 0)
             generation = max(int((desired or {}).get("generation", 0)), int(observed)) + 1
@@ -409,7 +411,7 @@ class LocalProcessTarget:
         new_starting = alive and candidate.get("generation") == generation
         phase, message = self._phase(desired, state, alive, observed)
         return RolloutStatus(
-            phase=phase,  # type: ignore[arg-type]
+            phase=phase,
             message=message,
             observed_generation=observed,
             generation=generation,
@@ -424,7 +426,7 @@ class LocalProcessTarget:
 
     def _phase(
         self, desired: dict[str, Any], state: dict[str, Any], alive: bool, observed: int
-    ) -> tuple[str, str]:
+    ) -> tuple[Phase, str]:
         rid = desired["release_id"]
         if desired.get("error"):
             return FAILED, desired["error"]
@@ -440,11 +442,13 @@ class LocalProcessTarget:
             return PROGRESSING, f"starting release {rid}"
         if state.get("phase") != FAILED and state.get("problem"):
             return PROGRESSING, state["problem"]
-        return state.get("phase", PROGRESSING), state.get("message", "")
+        return as_phase(state.get("phase", PROGRESSING)), state.get("message", "")
 
 
-def _same_release(desired: dict[str, Any] | None, req: DeployRequest) -> bool:
-    return bool(desired) and desired["release_id"] == req.release_id and desired["image"] == req.image  # type: ignore[index]
+def _same_release(desired: dict[str, Any] | None, req: DeployRequest) -> TypeGuard[dict[str, Any]]:
+    if not desired:
+        return False
+    return desired["release_id"] == req.release_id and desired["image"] == req.image
 
 
 def _config_doc(config: ImageConfig) -> dict[str, Any]:

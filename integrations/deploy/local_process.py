@@ -39,12 +39,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from integrations.atomic import write_atomic
 
 STATE_FILE = "state.json"
 DESIRED_FILE = "desired.json"
@@ -66,16 +67,7 @@ LOG_TAIL_LINES = 5
 # ---------------------------------------------------------------------- shared with local.py
 def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
     """Readers in other processes see the old or the new document, never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(doc, indent=1).encode(), prefix=f".{path.name}-")
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -193,7 +185,7 @@ def _pump(a: socket.socket, b: socket.socket) -> None:
         open_sides = 2
         while open_sides:
             for key, _ in sel.select():
-                src: socket.socket = key.fileobj  # type: ignore[assignment]
+                src: socket.socket = key.fileobj  # type: ignore[assignment]  # only sockets are registered
                 try:
                     data = src.recv(65536)
                     if data:

@@ -3,10 +3,10 @@
 from integrations.images.oci import (
     BlobRef,
     BuiltImage,
-    ImageSpec,
+    ImageConfig,
     LayerSource,
     build_image,
     unpack_image,
 )
 
-__all__ = ["BlobRef", "BuiltImage", "ImageSpec", "LayerSource", "build_image", "unpack_image"]
+__all__ = ["BlobRef", "BuiltImage", "ImageConfig", "LayerSource", "build_image", "unpack_image"]

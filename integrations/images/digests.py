@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
+from integrations.atomic import AtomicFile
 from integrations.errors import IntegrityMismatch, PermanentError
+from integrations.hashing import HashingWriter
 
 CHUNK_SIZE = 1024 * 1024
 DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-
-
-class HashingWriter:
-    """A write-only file object that hashes and counts what it passes on to ``target``."""
-
-    def __init__(self, target: BinaryIO | None = None) -> None:
-        self.target = target
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.hash.update(data)
-        self.size += len(data)
-        if self.target is not None:
-            self.target.write(data)
-        return len(data)
-
-    def flush(self) -> None:
-        if self.target is not None:
-            self.target.flush()
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + self.hash.hexdigest()
 
 
 def validate_digest(digest: str) -> str:
@@ -52,14 +26,6 @@ def read_chunks(path: Path, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
             yield chunk
 
 
-def file_digest(path: Path) -> tuple[str, int]:
-    """(sha256 digest, size) of a file, read in chunks."""
-    writer = HashingWriter()
-    for chunk in read_chunks(path):
-        writer.write(chunk)
-    return writer.digest, writer.size
-
-
 def write_verified(
     chunks: Iterable[bytes], dest: Path, digest: str, *, size: int | None = None, what: str = "blob"
 ) -> int:
@@ -70,14 +36,12 @@ def write_verified(
     """
     validate_digest(digest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            writer = HashingWriter(out)
-            for chunk in chunks:
-                writer.write(chunk)
-                if size is not None and writer.size > size:
-                    break  # a wrong size is enough to fail; no need to read the rest
+    with AtomicFile(dest) as out:
+        writer = HashingWriter(out)
+        for chunk in chunks:
+            writer.write(chunk)
+            if size is not None and writer.size > size:
+                break  # a wrong size is enough to fail; no need to read the rest
         if writer.digest != digest or (size is not None and writer.size != size):
             raise IntegrityMismatch(
                 f"{what} {digest} arrived with digest {writer.digest} and size {writer.size}"
@@ -85,8 +49,4 @@ def write_verified(
                 + "; the source is corrupt or changed while being copied",
                 system="image",
             )
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return writer.size

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from integrations.errors import PermanentError
-from integrations.images.digests import HashingWriter
+from integrations.hashing import HashingWriter
 
 LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 LAYER_MTIME = 0  # fixed so the layer digest depends on content only
@@ -121,7 +121,8 @@ def write_layer(source: Path, target: str, out_dir: Path) -> WrittenLayer:
             compressed = HashingWriter(raw)
             with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as gz:
                 uncompressed = HashingWriter(gz)
-                with tarfile.open(fileobj=uncompressed, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                # typeshed asks every fileobj for read/seek/tell; stream mode "w|" only writes.
+                with tarfile.open(fileobj=uncompressed, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
                     _add_entries(tar, source, name)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -8,6 +8,7 @@ Follows the OCI image spec v1.1: image manifest
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from integrations.images.digests import file_digest
+from integrations.atomic import write_atomic
+from integrations.errors import PermanentError
 from integrations.images.labels import MANIFEST_ANNOTATIONS
 from integrations.images.layers import LAYER_MEDIA_TYPE, write_layer
 from integrations.images.unpack import unpack_image
@@ -29,7 +31,7 @@ __all__ = [
     "MANIFEST_MEDIA_TYPE",
     "BlobRef",
     "BuiltImage",
-    "ImageSpec",
+    "ImageConfig",
     "LayerSource",
     "build_image",
     "canonical_json",
@@ -47,14 +49,18 @@ class LayerSource:
 
 
 @dataclass(frozen=True)
-class ImageSpec:
+class ImageConfig:
+    """The fields of an OCI image config we write when building and read back from registries."""
+
     labels: dict[str, str]
     entrypoint: list[str]
     cmd: list[str]
     workdir: str
     env: dict[str, str]
     exposed_ports: list[int]
-    created: datetime
+    created: datetime | None  # required to build; a pulled config may lack it
+    architecture: str = ""
+    os: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,19 +106,23 @@ def _store_blob(path: Path, digest: str, blobs_dir: Path) -> Path:
     return final
 
 
-def _write_small_blob(data: bytes, media_type: str, blobs_dir: Path) -> BlobRef:
-    tmp = blobs_dir / f".tmp-{os.getpid()}-{id(data)}"
-    tmp.write_bytes(data)
-    digest, size = file_digest(tmp)
-    return BlobRef(digest, size, media_type, _store_blob(tmp, digest, blobs_dir))
+def write_small_blob(data: bytes, media_type: str, blobs_dir: Path) -> BlobRef:
+    """Write ``data`` as ``blobs_dir/<sha256 hex>`` unless it is there: same name, same bytes."""
+    hexdigest = hashlib.sha256(data).hexdigest()
+    path = blobs_dir / hexdigest
+    if not path.exists():
+        write_atomic(path, data, overwrite=False)
+    return BlobRef(f"sha256:{hexdigest}", len(data), media_type, path)
 
 
-def image_config(spec: ImageSpec, diff_ids: list[str], layers: list[LayerSource]) -> dict[str, Any]:
+def image_config(spec: ImageConfig, diff_ids: list[str], layers: list[LayerSource]) -> dict[str, Any]:
+    if spec.created is None:
+        raise PermanentError("an image needs a creation time to be built", system="image")
     created = format_time(spec.created)
     return {
         "created": created,
-        "architecture": "amd64",
-        "os": "linux",
+        "architecture": spec.architecture or "amd64",
+        "os": spec.os or "linux",
         "config": {
             "Labels": dict(spec.labels),
             "Entrypoint": list(spec.entrypoint),
@@ -141,7 +151,7 @@ def image_manifest(config: BlobRef, layers: list[BlobRef], labels: dict[str, str
     return manifest
 
 
-def build_image(layers: list[LayerSource], spec: ImageSpec, out_dir: Path) -> BuiltImage:
+def build_image(layers: list[LayerSource], spec: ImageConfig, out_dir: Path) -> BuiltImage:
     """Write layers, config and manifest as blobs under ``out_dir/blobs/sha256/``.
 
     Building the same sources with the same spec twice gives the same manifest digest.
@@ -155,7 +165,7 @@ def build_image(layers: list[LayerSource], spec: ImageSpec, out_dir: Path) -> Bu
         layer_refs.append(BlobRef(written.digest, written.size, LAYER_MEDIA_TYPE, path))
         diff_ids.append(written.diff_id)
     config_bytes = canonical_json(image_config(spec, diff_ids, layers))
-    config = _write_small_blob(config_bytes, CONFIG_MEDIA_TYPE, blobs_dir)
+    config = write_small_blob(config_bytes, CONFIG_MEDIA_TYPE, blobs_dir)
     manifest_bytes = canonical_json(image_manifest(config, layer_refs, spec.labels))
-    manifest = _write_small_blob(manifest_bytes, MANIFEST_MEDIA_TYPE, blobs_dir)
+    manifest = write_small_blob(manifest_bytes, MANIFEST_MEDIA_TYPE, blobs_dir)
     return BuiltImage(manifest.digest, manifest_bytes, config, layer_refs)

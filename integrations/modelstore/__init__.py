@@ -6,7 +6,6 @@ from integrations.modelstore.base import (
     ModelStore,
     PinnedObject,
     StoredObject,
-    sha256_of,
     validate_key,
     verified,
 )
@@ -16,7 +15,6 @@ __all__ = [
     "PinnedObject",
     "StoredObject",
     "build_store",
-    "sha256_of",
     "validate_key",
     "verified",
 ]

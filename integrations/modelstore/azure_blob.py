@@ -16,6 +16,7 @@ API reference: https://learn.microsoft.com/python/api/azure-storage-blob/azure.s
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import time
 import uuid
@@ -43,8 +44,9 @@ from azure.storage.blob import (
 )
 
 from integrations.errors import IntegrityMismatch, NotFound, PermanentError, TemporaryError
+from integrations.hashing import HashingWriter, sha256_of
 from integrations.modelstore.azure_support import SYSTEM, mismatch, read_chunks, service_client, translate
-from integrations.modelstore.base import CHUNK_SIZE, PinnedObject, StoredObject, sha256_of, validate_key
+from integrations.modelstore.base import CHUNK_SIZE, PinnedObject, StoredObject, validate_key
 
 SHA256_METADATA = "sha256"
 
@@ -86,7 +88,8 @@ class AzureBlobStore:
             "read_timeout": read_timeout,
             # The SDK default backs off 15 s and more between tries: an unreachable store must
             # answer within seconds so callers can report it and retry on their own schedule.
-            "retry_policy": LinearRetry(backoff=1, random_jitter_range=0.5, retry_total=retry_total),
+            # random_jitter_range is typed int but used as a float range (random.uniform).
+            "retry_policy": LinearRetry(backoff=1, random_jitter_range=0.5, retry_total=retry_total),  # type: ignore[arg-type]
             "max_single_get_size": chunk_size,
             "max_chunk_get_size": chunk_size,
         }
@@ -287,24 +290,24 @@ class AzureBlobStore:
 
     def _stage_blocks(
         self, blob: BlobClient, key: str, data: BinaryIO, *, size: int, sha256: str
-    ) -> tuple[list[BlobBlock], bytes]:
+    ) -> tuple[builtins.list[BlobBlock], bytes]:  # plain "list" in this class names AzureBlobStore.list
         """Upload ``data`` as uncommitted blocks; return them and the content's MD5 once verified."""
         # A fresh id per upload keeps concurrent uploads of one key from mixing their blocks.
         upload_id = uuid.uuid4().hex
-        digest, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-        blocks: list[BlobBlock] = []
-        written = 0
+        staged, md5 = HashingWriter(), hashlib.md5(usedforsecurity=False)
+        blocks: builtins.list[BlobBlock] = []
         for chunk in read_chunks(data, self.chunk_size):
-            written += len(chunk)
-            if written > size:
+            if staged.size + len(chunk) > size:
                 raise mismatch(key, size=size, sha256=sha256, got=f"more than {size} bytes")
-            digest.update(chunk)
+            staged.write(chunk)
             md5.update(chunk)
             block_id = base64.b64encode(f"{upload_id}-{len(blocks):06d}".encode()).decode()
             blob.stage_block(block_id, chunk, length=len(chunk))
             blocks.append(BlobBlock(block_id=block_id))
-        if written != size or digest.hexdigest() != sha256:
-            raise mismatch(key, size=size, sha256=sha256, got=f"{written} bytes sha256 {digest.hexdigest()}")
+        if staged.size != size or staged.hexdigest != sha256:
+            raise mismatch(
+                key, size=size, sha256=sha256, got=f"{staged.size} bytes sha256 {staged.hexdigest}"
+            )
         return blocks, md5.digest()
 
     def _describe(self, props: BlobProperties) -> StoredObject:

@@ -101,7 +101,8 @@ def translate_status(exc: HttpResponseError, action: str, detail: str) -> Integr
     if status in (409, 412):
         return Conflict(message, system=SYSTEM)
     if status in (408, 429) or status >= 500:
-        headers = exc.response.headers if exc.response is not None else {}
+        # azure-core types the response as a protocol without headers, which every transport's has.
+        headers = exc.response.headers if exc.response is not None else {}  # type: ignore[attr-defined]
         retry_after = headers.get("Retry-After")
         return TemporaryError(
             f"{message}; retry later",

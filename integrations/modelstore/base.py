@@ -11,12 +11,13 @@ a registered version name that version id or send its etag, so other bytes are r
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+from integrations.hashing import HashingWriter
 
 CHUNK_SIZE = 4 * 1024 * 1024
 
@@ -110,16 +111,6 @@ def validate_key(key: str) -> str:
     return key
 
 
-def sha256_of(chunks: Iterator[bytes]) -> tuple[str, int]:
-    """Hash a stream of chunks; returns (hex digest, size)."""
-    digest = hashlib.sha256()
-    size = 0
-    for chunk in chunks:
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def verified(chunks: Iterator[bytes], *, sha256: str, size: int, what: str) -> Iterator[bytes]:
     """Pass ``chunks`` on, holding the last one back until the whole content has been checked.
 
@@ -128,12 +119,11 @@ def verified(chunks: Iterator[bytes], *, sha256: str, size: int, what: str) -> I
     """
     from integrations.errors import IntegrityMismatch
 
-    digest, seen, held = hashlib.sha256(), 0, b""
+    hashed, held = HashingWriter(), b""
     try:
         for chunk in chunks:
-            digest.update(chunk)
-            seen += len(chunk)
-            if seen > size:
+            hashed.write(chunk)
+            if hashed.size > size:
                 break
             if held:
                 yield held
@@ -141,7 +131,7 @@ def verified(chunks: Iterator[bytes], *, sha256: str, size: int, what: str) -> I
     finally:
         if isinstance(chunks, Generator):
             chunks.close()  # stop the store's read (and its connection) now, not at garbage collection
-    if seen != size or digest.hexdigest() != sha256:
+    if hashed.size != size or hashed.hexdigest != sha256:
         raise IntegrityMismatch(
             f"{what} does not match what was registered ({size} bytes, sha256 {sha256}); "
             "refusing to hand out other bytes",

@@ -8,7 +8,6 @@ time and size) first.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,10 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from integrations.atomic import AtomicFile
 from integrations.errors import IntegrityMismatch, NotFound, PermanentError, TemporaryError
-from integrations.modelstore.base import CHUNK_SIZE, PinnedObject, StoredObject, sha256_of, validate_key
+from integrations.hashing import HashingWriter, file_sha256
+from integrations.modelstore.base import CHUNK_SIZE, PinnedObject, StoredObject, validate_key
 
 SYSTEM = "filesystem model store"
+UPLOAD_PREFIX = ".upload-"  # files being written; listings leave them out
 
 
 class FilesystemStore:
@@ -47,27 +49,21 @@ class FilesystemStore:
         path = self._path(key)
         if path.exists():
             return self._describe(key, path)
-        fd, tmp = self._temporary(path.parent)
         try:
-            digest = hashlib.sha256()
-            written = 0
-            with os.fdopen(fd, "wb") as out:
-                while chunk := data.read(CHUNK_SIZE):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    written += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if written != size or digest.hexdigest() != sha256:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic = AtomicFile(path, prefix=UPLOAD_PREFIX)
+        except OSError as exc:
+            raise TemporaryError(f"cannot write under {self.root}: {exc}", system=SYSTEM) from exc
+        with atomic as out:
+            written = HashingWriter(out)
+            while chunk := data.read(CHUNK_SIZE):
+                written.write(chunk)
+            if written.size != size or written.hexdigest != sha256:
                 raise IntegrityMismatch(
                     f"content changed while storing {key}: expected {size} bytes sha256 {sha256}, "
-                    f"got {written} bytes sha256 {digest.hexdigest()}",
+                    f"got {written.size} bytes sha256 {written.hexdigest}",
                     system=SYSTEM,
                 )
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return self._describe(key, path)
 
     def put_file(self, path: Path, key: str, *, size: int, sha256: str) -> StoredObject:
@@ -124,14 +120,13 @@ class FilesystemStore:
             raise _changed(key, source.etag, etag)
         fd, tmp = self._temporary(self.root)
         try:
-            digest = hashlib.sha256()
             with os.fdopen(fd, "wb") as out:
+                copied = HashingWriter(out)
                 for chunk in self.open(key, etag=source.etag):
-                    digest.update(chunk)
-                    out.write(chunk)
+                    copied.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            sha256 = digest.hexdigest()
+            sha256 = copied.hexdigest
             target = target_for(sha256)
             stored = self._keep_existing(target, sha256) or self._move_into_place(Path(tmp), target)
         finally:
@@ -142,7 +137,7 @@ class FilesystemStore:
         path = self._path(key)
         if not path.is_file():
             return None
-        if sha256_of(self.open(key))[0] != sha256:
+        if file_sha256(path)[0] != sha256:
             raise IntegrityMismatch(
                 f"{key} already exists with other content; it cannot hold sha256 {sha256}", system=SYSTEM
             )
@@ -161,7 +156,7 @@ class FilesystemStore:
     def _temporary(self, folder: Path) -> tuple[int, str]:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            return tempfile.mkstemp(dir=folder, prefix=".upload-")
+            return tempfile.mkstemp(dir=folder, prefix=UPLOAD_PREFIX)
         except OSError as exc:
             raise TemporaryError(f"cannot write under {self.root}: {exc}", system=SYSTEM) from exc
 
@@ -171,7 +166,7 @@ class FilesystemStore:
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames.sort()
             for name in sorted(filenames):
-                if name.startswith(".upload-"):
+                if name.startswith(UPLOAD_PREFIX):
                     continue
                 path = Path(dirpath) / name
                 key = path.relative_to(self.root).as_posix()

@@ -171,7 +171,7 @@ class AcrRegistry:
             per_call_policies=per_call, per_retry_policies=per_retry, retry_total=0,
             connection_timeout=timeout, read_timeout=timeout,
         )  # fmt: skip
-        refresh = None if username else _RefreshTokens(self.endpoint, credential, audience, timeout)  # type: ignore[arg-type]
+        refresh = None if username else _RefreshTokens(self.endpoint, credential, audience, timeout)  # type: ignore[arg-type]  # set above without a user name
         extra: dict[str, Any] = {"chunk_size": chunk_size} if chunk_size else {}
         self.v2 = DistributionRegistry(
             self.endpoint, username=username, password=password, refresh_token=refresh,

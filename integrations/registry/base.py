@@ -11,13 +11,13 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from integrations.errors import IntegrityMismatch, PermanentError
 from integrations.images.digests import DIGEST_RE
-from integrations.images.oci import BuiltImage
+from integrations.images.oci import BuiltImage, ImageConfig
 
 # Repository and tag grammar of the OCI distribution spec
 # (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests).
@@ -44,19 +44,6 @@ class TagInfo:
     tag: str
     digest: str
     created: datetime | None
-
-
-@dataclass(frozen=True)
-class ImageConfig:
-    labels: dict[str, str]
-    entrypoint: list[str]
-    cmd: list[str]
-    workdir: str
-    env: dict[str, str]
-    exposed_ports: list[int]
-    created: datetime | None
-    architecture: str = ""
-    os: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,15 +116,14 @@ def is_digest(reference: str) -> bool:
 
 
 def parse_time(value: str | None) -> datetime | None:
-    """RFC 3339 times as registries write them (``Z``, up to 9 fractional digits)."""
+    """RFC 3339 times as registries write them (``Z``, up to 9 fractional digits); UTC if no zone."""
     if not value:
         return None
-    match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$", value.strip())
-    if not match:
+    try:
+        moment = datetime.fromisoformat(value.strip())  # keeps microseconds of longer fractions
+    except ValueError:
         return None
-    fraction = (match.group(2) or ".0")[:7]  # Python keeps microseconds only
-    zone = match.group(3) or "Z"
-    return datetime.fromisoformat(match.group(1) + fraction + ("+00:00" if zone == "Z" else zone))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_document(data: bytes, what: str) -> dict[str, Any]:

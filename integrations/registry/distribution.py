@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -58,15 +59,6 @@ class FileSlice:
         if not data:
             self._file.close()
         return data
-
-
-def _next_link(header: str) -> str | None:
-    """The ``rel="next"`` target of an RFC 8288 Link header."""
-    for part in header.split(","):
-        url, _, params = part.partition(";")
-        if 'rel="next"' in params.replace(" ", "") or "rel=next" in params.replace(" ", ""):
-            return url.strip().strip("<>")
-    return None
 
 
 class DistributionRegistry:
@@ -150,7 +142,7 @@ class DistributionRegistry:
             response = self.http.request(
                 "PATCH", location, scope=scope, what=f"upload chunk of {blob.digest}",
                 headers={"Content-Type": "application/octet-stream", "Content-Range": f"{offset}-{end - 1}"},
-                body=lambda start=offset: FileSlice(blob.path, start, self.chunk_size),
+                body=partial(FileSlice, blob.path, offset, self.chunk_size),
             )  # fmt: skip
             location = self._location(response)
             offset = end
@@ -196,7 +188,7 @@ class DistributionRegistry:
                 "GET", path, scope=self._scope(repository), what=f"tag list of {repository}", params=params
             )
             tags = parse_document(response.content, "tag list").get("tags") or []
-            link = _next_link(response.headers.get("Link", ""))
+            link = response.links.get("next", {}).get("url")  # the RFC 8288 Link header, parsed
             if not tags or tags[-1] == seen_last:
                 return  # a registry repeating a page would otherwise loop forever
             yield from tags

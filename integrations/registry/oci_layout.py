@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from integrations.atomic import write_atomic
 from integrations.errors import NotFound, PermanentError
 from integrations.images.digests import read_chunks, validate_digest, write_verified
 from integrations.images.labels import OCI_CREATED
@@ -43,19 +42,6 @@ INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
 LAYOUT_FILE = {"imageLayoutVersion": "1.0.0"}
 RESERVED = {"blobs", "index.json", "oci-layout"}  # names a nested repository must not shadow
 SYSTEM = "registry (OCI layout)"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class OciLayoutRegistry:
@@ -123,14 +109,14 @@ class OciLayoutRegistry:
             index = self._read_index(repo_dir)
             others = [d for d in index["manifests"] if (d.get("annotations") or {}).get(REF_NAME) != tag]
             index["manifests"] = [*others, descriptor]
-            _write_atomic(repo_dir / "index.json", json.dumps(index, indent=1).encode())
+            write_atomic(repo_dir / "index.json", json.dumps(index, indent=1).encode())
 
     def push_image(self, repository: str, tag: str, image: BuiltImage) -> ImageRef:
         repo_dir = self._repo_dir(repository)
         validate_tag(tag)
         (repo_dir / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
         if not (repo_dir / "oci-layout").exists():
-            _write_atomic(repo_dir / "oci-layout", json.dumps(LAYOUT_FILE).encode())
+            write_atomic(repo_dir / "oci-layout", json.dumps(LAYOUT_FILE).encode())
         for blob in image.blobs:
             self._put_blob(repository, blob)
         manifest = self._blob(repository, image.manifest_digest)

@@ -20,8 +20,9 @@ def approvals_wait(environment: Environment, count: int) -> str:
     required = environment.required_approvals
     if count >= required:
         return ""
-    group = f" from the {environment.approver_group.name} group" if environment.approver_group_id else ""
-    return f"waiting for approvals: {count} of {required}{group}"
+    group = environment.approver_group if environment.approver_group_id else None
+    from_group = f" from the {group.name} group" if group else ""
+    return f"waiting for approvals: {count} of {required}{from_group}"
 
 
 def valid_approvals(release: Release, *, now: datetime | None = None) -> QuerySet[Approval]:

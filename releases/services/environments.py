@@ -31,7 +31,8 @@ def _check_environment(environment: Environment) -> None:
     from releases.targets import validate_target_config
 
     validate_target_config(environment.target_kind, environment.target_config)
-    if environment.previous_id and environment.previous.application_id != environment.application_id:
+    previous = environment.previous if environment.previous_id else None
+    if previous is not None and previous.application_id != environment.application_id:
         raise ServiceError("The previous environment must belong to the same application.", field="previous")
     if environment.previous_id and environment.previous_id == environment.pk:
         raise ServiceError("An environment cannot follow itself.", field="previous")

@@ -18,7 +18,7 @@ from releases.models import Environment, Release
 def transition(release: Release, to: str, *, actor: Actor, reason: str = "", **fields: Any) -> bool:
     """Move ``release`` to ``to`` when its current state allows it; audited. False if it had moved on."""
     now = timezone.now()
-    stamps = {Release.State.QUEUED: "queued_at", Release.State.DEPLOYING: "started_at"}
+    stamps: dict[str, str] = {Release.State.QUEUED: "queued_at", Release.State.DEPLOYING: "started_at"}
     if to in stamps:
         fields.setdefault(stamps[to], now)
     if to in (Release.State.SUCCEEDED, Release.State.FAILED, *Release.FINAL):

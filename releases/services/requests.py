@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -51,9 +51,9 @@ def check_promotion(environment: Environment, image: Image, *, now: datetime) ->
         .order_by("finished_at")
         .first()
     )
-    if passed is None:
+    if passed is None or passed.finished_at is None:  # (a succeeded release always has finished_at)
         raise ConflictError(f"This image has not been released successfully to {previous.name} yet.")
-    soaked_at = passed.finished_at + timezone.timedelta(minutes=environment.soak_minutes)
+    soaked_at = passed.finished_at + timedelta(minutes=environment.soak_minutes)
     if soaked_at > now:
         raise ConflictError(
             f"It must run in {previous.name} until {soaked_at:%Y-%m-%d %H:%M} UTC (soak time)."

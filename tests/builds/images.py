@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from integrations.images import labels
-from integrations.images.oci import ImageSpec, LayerSource, build_image
+from integrations.images.oci import ImageConfig, LayerSource, build_image
 
 
 def labelled_image(work: Path, *, commit: str, model: str, version: int, sha256: str, salt: str = "") -> Any:
     app = work / "src" / "app"
     app.mkdir(parents=True, exist_ok=True)
     (app / "serve.py").write_text(f"print('serving {salt}')\n")
-    spec = ImageSpec(
+    spec = ImageConfig(
         labels={
             labels.OCI_REVISION: commit,
             labels.MODEL_NAME: model,

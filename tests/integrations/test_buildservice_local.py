@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from integrations.buildservice.base import BuildRequest
-from integrations.buildservice.local import BuildCancelled, LocalBuilder
-from integrations.errors import IntegrityMismatch, NotFound, PermanentError, TemporaryError
+from integrations.buildservice.local import LocalBuilder
+from integrations.errors import Cancelled, IntegrityMismatch, NotFound, PermanentError, TemporaryError
 from integrations.git import GitCache
 from integrations.images import labels
 from integrations.images.oci import unpack_image
@@ -244,7 +244,7 @@ def test_it_stops_the_tests_when_cancelled(
             asked.set()
 
     begun = time.monotonic()
-    with pytest.raises(BuildCancelled):
+    with pytest.raises(Cancelled):
         builder.run(replace(request_for, test_command=command), log, cancelled=asked.is_set)
     assert time.monotonic() - begun < 15
     sleeper = int(pid_file.read_text())

@@ -27,7 +27,7 @@ import requests
 from integrations.deploy.base import DeployRequest, RolloutStatus, RunningImageChanged
 from integrations.deploy.local import LocalProcessTarget
 from integrations.errors import NotFound, PermanentError
-from integrations.images import ImageSpec, LayerSource, build_image
+from integrations.images import ImageConfig, LayerSource, build_image
 from integrations.registry.oci_layout import OciLayoutRegistry
 
 APP = Path(__file__).resolve().parents[2] / "examples" / "churn-predictor"
@@ -63,7 +63,7 @@ def build_churn_image(work: Path, registry: OciLayoutRegistry, version: str, **o
         "PYTHONDONTWRITEBYTECODE": "1",
         **overrides.pop("env", {}),  # type: ignore[dict-item]
     }
-    spec = ImageSpec(
+    spec = ImageConfig(
         labels={"ai.release.model.version": version},
         entrypoint=overrides.pop("entrypoint", ["python3", "serve.py"]),  # type: ignore[arg-type]
         cmd=[],

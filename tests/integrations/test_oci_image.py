@@ -67,10 +67,10 @@ def test_it_builds_byte_identical_images_from_the_same_sources(tmp_path: Path) -
 def _spec_of(image):  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
-    from integrations.images.oci import ImageSpec
+    from integrations.images.oci import ImageConfig
 
     config = json.loads(image.config.path.read_bytes())["config"]
-    return ImageSpec(
+    return ImageConfig(
         labels=config["Labels"],
         entrypoint=config["Entrypoint"],
         cmd=config["Cmd"],

@@ -70,6 +70,11 @@ def test_what_ran_at_an_instant_and_the_whole_timeline(signed_in, application, t
     assert (
         signed_in.get(f"/api/v1/environments/{env.pk}/history/", {"at": before_all}).json()["results"] == []
     )
+    naive = (timezone.now() - timedelta(minutes=55)).strftime("%Y-%m-%dT%H:%M:%S")  # no offset: UTC
+    assert [
+        p["release_id"]
+        for p in signed_in.get(f"/api/v1/environments/{env.pk}/history/", {"at": naive}).json()["results"]
+    ] == [first.pk]
     timeline = signed_in.get(f"/api/v1/environments/{env.pk}/history/").json()
     assert [p["release_id"] for p in timeline["results"]] == [second.pk, first.pk]
     assert timeline["results"][0]["ended_at"] is None
