@@ -13,6 +13,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from core.crypto import EncryptedTextField
 from integrations import git
 from integrations.errors import PermanentError
 from models_registry.models import ModelVersion, RegisteredModel, validate_model_name
@@ -93,7 +94,9 @@ class Application(models.Model):
     rebuild_on_new_model = models.BooleanField(
         default=True, help_text="build the latest commit again when a new version of the model is registered"
     )
-    webhook_secret = models.CharField(max_length=200, blank=True)
+    webhook_secret = EncryptedTextField(
+        blank=True, help_text="checks the signature of push webhooks; stored encrypted"
+    )
     last_seen_commit = models.CharField(max_length=40, blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     poll_error = models.TextField(blank=True)

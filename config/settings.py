@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TypedDict
@@ -18,6 +19,7 @@ from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
+from core.crypto import new_key, parse_keys
 from integrations.atomic import write_atomic
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -34,27 +36,32 @@ def _make_dir(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept under VAR_DIR."""
-    key = env_secret("SECRET_KEY")
-    if key:
-        return key
-    path = VAR_DIR / "secret_key"
+def _generated(name: str, filename: str, make: Callable[[], str]) -> str:
+    """Setting ``name`` from the environment, else a value generated once and kept under VAR_DIR."""
+    value = env_secret(name)
+    if value:
+        return value
+    path = VAR_DIR / filename
     if not path.exists():
         try:
-            # Mode 0600, and never over a key another process wrote: processes starting
-            # together all read one key.
-            write_atomic(path, secrets.token_urlsafe(50).encode(), prefix=".secret_key-", overwrite=False)
+            # Mode 0600, and never over a value another process wrote: processes starting
+            # together all read one.
+            write_atomic(path, make().encode(), prefix=f".{filename}-", overwrite=False)
         except OSError as exc:
             raise ImproperlyConfigured(
-                f"SECRET_KEY is not set and {path} cannot be written ({exc.strerror}): "
-                "set SECRET_KEY (or SECRET_KEY_FILE), or make VAR_DIR writable"
+                f"{name} is not set and {path} cannot be written ({exc.strerror}): "
+                f"set {name} (or {name}_FILE), or make VAR_DIR writable"
             ) from exc
     return path.read_text().strip()
 
 
 _make_dir(VAR_DIR)
-SECRET_KEY = _secret_key()
+SECRET_KEY = _generated("SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(50))
+# Keys for secrets stored in the database (cluster credentials, webhook and notification
+# secrets): comma-separated, the first encrypts, all decrypt. See docs/deploy.md.
+FIELD_ENCRYPTION_KEYS = parse_keys(
+    _generated("FIELD_ENCRYPTION_KEY", "field_encryption_key", new_key), "FIELD_ENCRYPTION_KEY"
+)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from builds.models import Application
-from notifications.fields import EncryptedTextField
+from core.crypto import EncryptedTextField
 from releases.models import Environment
 
 

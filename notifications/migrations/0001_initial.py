@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import notifications.fields
+import core.crypto
 import notifications.models
 from django.conf import settings
 from django.db import migrations, models
@@ -25,8 +25,8 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100, unique=True)),
                 ('kind', models.CharField(choices=[('webhook', 'Webhook (JSON)'), ('teams', 'Microsoft Teams'), ('slack', 'Slack')], default='webhook', max_length=10)),
-                ('url', notifications.fields.EncryptedTextField(validators=[notifications.models.validate_web_url])),
-                ('secret', notifications.fields.EncryptedTextField(blank=True, help_text='signs each body (HMAC-SHA256)')),
+                ('url', core.crypto.EncryptedTextField(validators=[notifications.models.validate_web_url])),
+                ('secret', core.crypto.EncryptedTextField(blank=True, help_text='signs each body (HMAC-SHA256)')),
                 ('events', models.JSONField(blank=True, default=list, help_text='which events to send')),
                 ('enabled', models.BooleanField(default=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
