@@ -31,7 +31,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SHOTS_DIR = Path(os.environ.get("BROWSER_SHOTS_DIR", "/tmp/browser-shots"))
+# Screenshots are for people to look at, never committed (.gitignore has test-output/).
+SHOTS_DIR = Path(
+    os.environ.get("BROWSER_SHOTS_DIR", Path(__file__).resolve().parents[2] / "test-output" / "browser")
+)
 PASSWORD = "pw-for-tests"
 TIMEOUT_MS = 10_000
 
@@ -74,8 +77,10 @@ def new_page(browser: Any, live_server: Any) -> Iterator[Callable[[], Any]]:
         if "Content Security Policy" in message.text:
             violations.append(f"{message.location.get('url', '?')}: {message.text}")
 
-    def open_page() -> Any:
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
+    def open_page(**context_options: Any) -> Any:
+        """``context_options`` go to ``new_context``, e.g. ``timezone_id`` or a phone's ``viewport``."""
+        options = {"base_url": live_server.url, "viewport": {"width": 1280, "height": 800}}
+        context = browser.new_context(**(options | context_options))
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
