@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shlex
 import shutil
 import signal
 import socket
@@ -197,7 +196,7 @@ def start_django(redis_url: str | None, cleanups: contextlib.ExitStack) -> None:
 
     cleanups.callback(connections.close_all)
     if not redis_url:
-        from core.management.commands.runstack import start_embedded_redis
+        from overview.management.commands.runstack import start_embedded_redis
 
         cleanups.callback(start_embedded_redis().shutdown)
 
@@ -207,9 +206,9 @@ def start_django(redis_url: str | None, cleanups: contextlib.ExitStack) -> None:
 
 def start_runstack_process(name: str, log_path: Path) -> subprocess.Popen[bytes]:
     """runstack's own command line for process ``name``, in its own session (Ctrl-C is ours)."""
-    from core.management.commands.runstack import processes
+    from overview.management.commands.runstack import processes
 
-    command = shlex.split(processes()[name])
+    command = processes()[name]  # an argument list already: no shell quoting to undo
     with log_path.open("wb") as log:  # the child keeps its own copy of the file
         return subprocess.Popen(
             command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

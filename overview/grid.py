@@ -105,12 +105,12 @@ def environments(application: str = "") -> QuerySet[Environment]:
     latest = Release.objects.filter(environment=OuterRef("pk"), finished_at__isnull=False).order_by(
         "-finished_at", "-pk"
     )
+    # Only what a cell shows: the current release's image and requester, never shown, made a
+    # fifth of this query's time on a 200-cell page (rows turned into objects, not SQL).
     queryset = (
         Environment.objects.select_related(
             "application",
-            "current_release__image",
             "current_release__model_version__model",
-            "current_release__requested_by",
             "active_release",
         )
         .annotate(last_state=Subquery(latest.values("state")[:1]))

@@ -254,6 +254,10 @@ class Release(models.Model):
 
     class Meta:
         ordering: ClassVar = ["-requested_at", "-id"]
+        # The overview reads the last finished release of each environment in one subquery each.
+        indexes: ClassVar = [
+            models.Index(fields=["environment", "-finished_at", "-id"], name="release_env_finished"),
+        ]
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["schedule", "scheduled_for"],
