@@ -12,7 +12,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 from base64 import urlsafe_b64decode
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -27,6 +27,7 @@ PREFIX = "fernet"
 class Key:
     id: str
     fernet: Fernet
+    text: str = field(repr=False)  # the key as configured, to hand to processes started from here
 
 
 class UnknownKeyError(ImproperlyConfigured):
@@ -54,7 +55,7 @@ def parse_keys(value: str, name: str) -> list[Key]:
                 f"{name}: key {number} is not a Fernet key (32 bytes, url-safe base64; make one with "
                 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
             ) from None
-        keys.append(Key(key_id(text), fernet))
+        keys.append(Key(key_id(text), fernet, text))
     if not keys:
         raise ImproperlyConfigured(f"{name} is empty: it needs at least one key.")
     return keys
@@ -107,15 +108,20 @@ class EncryptedTextField(models.TextField):
         return encrypt(value) if value else value
 
 
+def configured_keys() -> str:
+    """FIELD_ENCRYPTION_KEY as this process uses it (for processes it starts, which must share it)."""
+    return ",".join(key.text for key in _keys())
+
+
 def encrypted_fields() -> list[tuple[type[models.Model], str]]:
     """Every (model, field name) stored encrypted, found through the app registry."""
     from django.apps import apps
 
     return [
-        (model, field.name)
+        (model, candidate.name)
         for model in apps.get_models()
-        for field in model._meta.get_fields()
-        if isinstance(field, EncryptedTextField)
+        for candidate in model._meta.get_fields()
+        if isinstance(candidate, EncryptedTextField)
     ]
 
 

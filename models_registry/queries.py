@@ -26,5 +26,5 @@ def get_version(name: str, number: int) -> ModelVersion:
 
 
 MODEL_FILTERS = [
-    Filter("q", "Name", lambda qs, v: qs.filter(name__icontains=v), placeholder="name contains"),
+    Filter("q", "Search", lambda qs, v: qs.filter(name__icontains=v), placeholder="name contains"),
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import django_rq
 import pytest
+from cryptography.fernet import Fernet
 from django.db import connection
 
 from builds.models import Build
@@ -154,9 +155,16 @@ def run_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def test_settings_load_from_a_read_only_var_dir_given_a_secret_key(tmp_path):
     blocker = tmp_path / "a-regular-file"
     blocker.write_text("")
-    result = run_check(tmp_path, VAR_DIR=str(blocker / "var"), SECRET_KEY="from-the-secret")
+    key = Fernet.generate_key().decode()
+    result = run_check(
+        tmp_path, VAR_DIR=str(blocker / "var"), SECRET_KEY="from-the-secret", FIELD_ENCRYPTION_KEY=key
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "from-the-secret"
+    # Every pod must share the field encryption key too: without it, a read-only pod says so.
+    missing = run_check(tmp_path, VAR_DIR=str(blocker / "var"), SECRET_KEY="from-the-secret")
+    assert missing.returncode != 0
+    assert "FIELD_ENCRYPTION_KEY is not set and" in missing.stderr
 
 
 def test_without_a_secret_key_a_read_only_var_dir_is_a_clear_error(tmp_path):
@@ -178,4 +186,9 @@ def test_with_nothing_set_a_key_is_generated_once_and_kept(tmp_path):
     key = (var / "secret_key").read_text()
     assert first.stdout.strip() == second.stdout.strip() == key and len(key) >= 50
     assert (var / "secret_key").stat().st_mode & 0o777 == 0o600
-    assert sorted(p.name for p in var.iterdir()) == ["secret_key", "static", "uploads"]
+    assert sorted(p.name for p in var.iterdir()) == [
+        "field_encryption_key",
+        "secret_key",
+        "static",
+        "uploads",
+    ]

@@ -19,6 +19,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from core import crypto
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -49,6 +51,8 @@ class Processes:
             "DATABASE_URL": database_url(),
             "REDIS_URL": redis_url,
             "VAR_DIR": str(tmp_path / "process-var"),
+            # Every process must read what the others encrypted (webhook secrets, ...).
+            "FIELD_ENCRYPTION_KEY": crypto.configured_keys(),
             "PYTHONUNBUFFERED": "1",
         }
 
