@@ -41,7 +41,8 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DJANGO_SETTINGS_MODULE=config.settings \
     VAR_DIR=/var/lib/dashboard \
-    WEB_CONCURRENCY=2
+    WEB_CONCURRENCY=2 \
+    LOG_FORMAT=json
 
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels -r /wheels/requirements.txt
