@@ -84,6 +84,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.metrics.RequestMetricsMiddleware",  # first: counts and times every answer, redirects too
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RequestIdMiddleware",
@@ -270,6 +271,11 @@ AXES_IPWARE_PROXY_COUNT = 1 if env_bool("BEHIND_TLS_PROXY") else None
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD")
+# /metrics answers only a scraper sending this bearer token; unset, it answers 404.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+# Where gunicorn's worker processes keep request metrics for /metrics to add up (set by
+# config/gunicorn_conf.py when absent); unset, each process reports its own.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1, maximum=64)
