@@ -57,6 +57,11 @@ _make_dir(VAR_DIR)
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
+# Prometheus addresses each pod by its IP (Host: <pod IP>:8000); the pod's own IP (downward
+# API) is served too. Only what is inside the cluster reaches a pod's IP.
+POD_IP = env_str("POD_IP")
+if POD_IP:
+    ALLOWED_HOSTS.append(f"[{POD_IP}]" if ":" in POD_IP else POD_IP)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 for _origin in CSRF_TRUSTED_ORIGINS:
     if not re.fullmatch(r"https?://[^/\s]+", _origin):

@@ -141,3 +141,17 @@ def test_csrf_trusted_origins_must_be_origins(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "CSRF_TRUSTED_ORIGINS: 'dashboard.example.com' is not an origin" in done.stderr
+
+
+@pytest.mark.parametrize(("pod_ip", "host"), [("10.244.1.17", "10.244.1.17"), ("fd00::17", "[fd00::17]")])
+def test_the_pods_own_address_is_an_allowed_host(tmp_path: Path, pod_ip: str, host: str) -> None:
+    """Prometheus scrapes each web pod at its IP (from the downward API in web-deployment.yaml)."""
+    env = {name: os.environ[name] for name in ("PATH", "LANG") if name in os.environ}
+    env |= {"VAR_DIR": str(tmp_path / "var"), "POD_IP": pod_ip, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    script = "import django; django.setup(); from django.conf import settings; print(settings.ALLOWED_HOSTS)"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert repr(host) in done.stdout
+    assert "POD_IP" in (PROJECT_ROOT / "k8s" / "dashboard" / "web-deployment.yaml").read_text()
