@@ -41,7 +41,8 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DJANGO_SETTINGS_MODULE=config.settings \
     VAR_DIR=/var/lib/dashboard \
-    WEB_CONCURRENCY=2
+    WEB_CONCURRENCY=2 \
+    LOG_FORMAT=json
 
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels -r /wheels/requirements.txt
@@ -67,8 +68,9 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:8000/healthz', headers={'Host': 'localhost'}), timeout=4)"]
 
 ENTRYPOINT ["tini", "--"]
-# gunicorn takes its worker count from WEB_CONCURRENCY. Threads and the long timeout match
+# gunicorn takes its worker count from WEB_CONCURRENCY; config/gunicorn_conf.py keeps the
+# workers' request metrics together for /metrics. Threads and the long timeout match
 # `manage.py runstack`: multi-gigabyte model uploads stream through one request. No control
 # socket: it would be written under $HOME, which the read-only root does not allow.
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--threads", "4", "--timeout", "900", \
+CMD ["gunicorn", "config.wsgi", "--config", "config/gunicorn_conf.py", "--bind", "0.0.0.0:8000", "--threads", "4", "--timeout", "900", \
      "--graceful-timeout", "60", "--worker-tmp-dir", "/dev/shm", "--access-logfile", "-", "--no-control-socket"]

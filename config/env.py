@@ -8,6 +8,7 @@ which is how Kubernetes secrets and Docker secrets are usually mounted.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -65,3 +66,15 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto: https`` → Django's ``("HTTP_X_FORWARDED_PROTO", "https")``; empty: None."""
+    if not value:
+        return None
+    header, sep, expected = value.partition(":")
+    if not sep or not re.fullmatch(r"[A-Za-z0-9-]+", header.strip()) or not expected.strip():
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER={value!r} must look like 'X-Forwarded-Proto: https' (header: value)"
+        )
+    return "HTTP_" + header.strip().upper().replace("-", "_"), expected.strip()

@@ -33,8 +33,9 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from rq.job import Job, JobStatus
 
-from core import audit
+from core import audit, logcontext
 from core.heartbeat import Heartbeat
+from core.middleware import current_request_id
 from core.models import JobRun
 from integrations.errors import TemporaryError
 
@@ -77,9 +78,28 @@ def enqueue(
         object_type=related._meta.label_lower if related is not None else "",
         object_id=str(related.pk) if related is not None else "",
         created_by=audit.user_of(actor),
+        request_id=_enqueuing_request_id(),
     )
+    logger.info("job run %s (%s) queued on %s", run.pk, run.name, queue)
     transaction.on_commit(lambda: push(run))
     return run
+
+
+def _enqueuing_request_id() -> str:
+    """The request that enqueues, or for a job enqueued by a job, the request behind that one."""
+    parent = current_run()
+    return current_request_id.get() or (parent.request_id if parent is not None else "")
+
+
+def log_fields(run: JobRun) -> dict[str, Any]:
+    """What each line a worker logs for ``run`` carries (see core/logcontext.py)."""
+    return {
+        "job_run_id": run.pk,
+        "job_name": run.name,
+        "job_attempt": run.attempts,
+        "request_id": run.request_id,
+        **logcontext.object_fields(run.object_type, run.object_id),
+    }
 
 
 def enqueue_once(
@@ -157,6 +177,15 @@ def execute(run_id: int) -> Any:
         logger.info("job run %s is not queued any more; skipping", run_id)
         return None
     token = _current_run.set(run)
+    try:
+        with logcontext.bind(**log_fields(run)):
+            return _run_claimed(run)
+    finally:
+        _current_run.reset(token)
+
+
+def _run_claimed(run: JobRun) -> Any:
+    logger.info("job run %s (%s) started, attempt %s of %s", run.pk, run.name, run.attempts, run.max_attempts)
     beat = Heartbeat(
         f"heartbeat-jobrun-{run.pk}",
         settings.JOB_HEARTBEAT_SECONDS,
@@ -172,17 +201,20 @@ def execute(run_id: int) -> Any:
         logger.exception("job run %s (%s) failed", run.pk, run.name)
         _finish(run, JobRun.Status.FAILED, error=f"{exc}\n\n{traceback.format_exc()}")
         return None
-    finally:
-        _current_run.reset(token)
     _finish(run, JobRun.Status.SUCCEEDED, result=result if _is_json(result) else None)
+    logger.info("job run %s (%s) succeeded", run.pk, run.name)
     return result
 
 
 def _retry_or_fail(run: JobRun, exc: TemporaryError) -> None:
     if run.attempts >= run.max_attempts:
+        logger.warning("job run %s (%s) gave up after %s attempt(s): %s", run.pk, run.name, run.attempts, exc)
         _finish(run, JobRun.Status.FAILED, error=f"gave up after {run.attempts} attempt(s): {exc}")
         return
     due = timezone.now() + timedelta(seconds=retry_delay(run, exc))
+    logger.warning(
+        "job run %s (%s) attempt %s failed, retrying at %s: %s", run.pk, run.name, run.attempts, due, exc
+    )
     _this_attempt(run).update(
         status=JobRun.Status.RETRYING,
         run_after=due,

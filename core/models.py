@@ -122,6 +122,9 @@ class JobRun(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    request_id = models.CharField(
+        max_length=64, blank=True, help_text="the request (or the job run's request) that enqueued it"
+    )
     enqueued_at = models.DateTimeField(default=timezone.now, db_index=True)
     run_after = models.DateTimeField(
         null=True, blank=True, db_index=True, help_text="when a retrying run is due (the scheduler queues it)"

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core import audit, jobrunner
+from core import audit, jobrunner, logcontext
 from core.errors import ServiceError
 from core.heartbeat import Heartbeat
 from integrations.deploy.base import DeploymentTarget, DeployRequest, RolloutStatus
@@ -46,7 +46,12 @@ def process_environment(environment_id: int) -> list[str]:
     """Deploy queued releases of one environment until none is left (or one must wait)."""
     outcomes = []
     while release := claim_next(environment_id):
-        outcomes.append(f"#{release.pk}: {deploy(release)}")
+        # The job names the environment; its lines about this release name the release too.
+        with logcontext.bind(release_id=str(release.pk)):
+            logger.info("release #%s: deploying %s to %s", release.pk, release.digest, release.environment)
+            outcome = deploy(release)
+            logger.info("release #%s: %s", release.pk, outcome)
+        outcomes.append(f"#{release.pk}: {outcome}")
     return outcomes
 
 

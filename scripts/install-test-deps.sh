@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite starts itself: the CNCF distribution registry (Debian's
-# docker-registry), Chromium for browser tests, and Azurite (npm). Idempotent and quiet
+# docker-registry), Chromium for browser tests, Prometheus (scrapes /metrics; the tests run
+# their own server, never the packaged service), and Azurite (npm). Idempotent and quiet
 # when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v git >/dev/null || missing+=(git)
+command -v prometheus >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.ado",
     "tests.fixtures.registry",
     "tests.fixtures.k8s",
+    "tests.fixtures.prometheus",
     "tests.fixtures.apps",
     "tests.support.processes",
 ]

@@ -14,3 +14,16 @@ def test_a_missing_shared_tool_fails_in_ci_and_skips_elsewhere(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="the stand-in is absent"):
         shared_tool_missing("the stand-in is absent")
+
+
+def test_a_missing_prometheus_fails_in_ci_and_skips_elsewhere(monkeypatch, request):
+    from tests.fixtures import prometheus
+
+    monkeypatch.setattr(prometheus, "BINARY", "prometheus-that-is-not-installed")
+    fixture = prometheus.prometheus.__wrapped__  # the fixture's own function
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"prometheus is not installed.*fails the run"):
+        next(fixture(request.config.cache.mkdir("unused")))
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y prometheus"):
+        next(fixture(request.config.cache.mkdir("unused")))

@@ -21,6 +21,7 @@ def processes() -> dict[str, list[str]]:
     manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
     web = [
         *(sys.executable, "-m", "gunicorn", "config.wsgi"),
+        *("--config", str(settings.BASE_DIR / "config" / "gunicorn_conf.py")),
         *("--chdir", str(settings.BASE_DIR), "--bind", f"{settings.HOST}:{settings.PORT}"),
         *("--workers", str(settings.WEB_CONCURRENCY), "--threads", "4", "--timeout", "900"),
         *("--access-logfile", "-"),
