@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures.registry",
     "tests.fixtures.k8s",
     "tests.fixtures.apps",
+    "tests.fixtures.oidc",
     "tests.support.processes",
 ]
 
