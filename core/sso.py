@@ -24,6 +24,7 @@ import jwt
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.utils import timezone
@@ -197,6 +198,10 @@ class OIDCBackend(OIDCAuthenticationBackend):
             raise SignInRefused("The provider did not say who you are (no subject in the token).")
         roles = roles_for(claims)
         return sign_in_user(claims, roles)
+
+    def get_user(self, user_id: Any) -> Any:
+        # The library's returns deactivated users too; Django's keeps them signed out.
+        return ModelBackend.get_user(self, user_id)
 
     def filter_users_by_claims(self, claims: dict[str, Any]) -> Any:
         return self.UserModel.objects.filter(

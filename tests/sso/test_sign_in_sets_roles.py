@@ -88,3 +88,12 @@ def test_groups_not_in_the_map_are_left_alone_but_roles_are_exact(client: Any, s
     sign_in(client, "alice")
 
     assert sorted(group.name for group in alice.groups.all()) == ["Book club", "Release manager"]
+
+
+def test_a_deactivated_user_is_signed_out_and_cannot_sign_in_again(client: Any, sso: Any) -> None:
+    sign_in(client, "alice")
+    get_user_model().objects.filter(username="alice").update(is_active=False)
+
+    assert client.get("/").status_code == 302  # the session no longer signs them in
+    response = sign_in(client, "alice")
+    assert response.status_code == 403 and b"This account is disabled here" in response.content
