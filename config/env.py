@@ -78,3 +78,21 @@ def proxy_ssl_header(value: str) -> tuple[str, str] | None:
             f"SECURE_PROXY_SSL_HEADER={value!r} must look like 'X-Forwarded-Proto: https' (header: value)"
         )
     return "HTTP_" + header.strip().upper().replace("-", "_"), expected.strip()
+
+
+def parse_role_map(raw: str, roles: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """``<group>=<role>,<group>=<role>`` as (group, role) pairs; a group may name several roles."""
+    pairs: list[tuple[str, str]] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        group, sep, role = (text.strip() for text in item.rpartition("="))
+        if not sep or not group or not role:
+            raise ImproperlyConfigured(f"OIDC_ROLE_MAP: {item!r} is not <group>=<role>")
+        if role not in roles:
+            raise ImproperlyConfigured(
+                f"OIDC_ROLE_MAP: {role!r} is not a role; use one of: {', '.join(roles)} "
+                "(admins stay a local decision: manage.py createuser NAME --role admin)"
+            )
+        pairs.append((group, role))
+    return tuple(pairs)

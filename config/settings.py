@@ -18,8 +18,18 @@ import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_int, env_list, env_secret, env_str, proxy_ssl_header
+from config.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    parse_role_map,
+    proxy_ssl_header,
+)
 from core.crypto import new_key, parse_keys
+from core.rolenames import ROLE_GROUPS
 from integrations.atomic import write_atomic
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -275,9 +285,14 @@ DRIFT_CHECK_INTERVAL = env_int("DRIFT_CHECK_INTERVAL", 120, minimum=0)
 
 # --- Auth, API -------------------------------------------------------------------------------
 LOGIN_URL = "login"
+# Sign-in by user name and password (the login form, the admin's, POST /api/v1/auth/token/).
+# Off: only single sign-on; API tokens already issued keep working.
+LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses a locked-out user name and address first
-    "django.contrib.auth.backends.ModelBackend",
+    *(["django.contrib.auth.backends.ModelBackend"] if LOCAL_LOGIN else []),
+    # Signs in only from the OpenID Connect callback; also answers permission checks for everyone.
+    "core.sso.OIDCBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -302,6 +317,36 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
 AXES_IPWARE_PROXY_COUNT = 1 if BEHIND_TLS_PROXY else None
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Single sign-on: OpenID Connect (docs/sso.md) ----------------------------------------------
+# mozilla-django-oidc reads the OIDC_RP_* / OIDC_OP_* names; ours are the environment's.
+OIDC_ISSUER = env_str("OIDC_ISSUER")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_secret("OIDC_CLIENT_SECRET")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ROLE_MAP = parse_role_map(env_str("OIDC_ROLE_MAP"), ROLE_GROUPS)
+# Endpoints given here are used as they are; the others come from the issuer's discovery
+# document, read at the first sign-in (never at start-up of a request that is no sign-in).
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_USERINFO_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_JWKS_URI")
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10, minimum=1, maximum=120)  # seconds per call to the provider
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"
+if OIDC_ISSUER and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (or OIDC_CLIENT_SECRET_FILE)"
+    )
+if OIDC_ISSUER and not re.fullmatch(r"https?://\S+", OIDC_ISSUER):
+    raise ImproperlyConfigured(f"OIDC_ISSUER must be the provider's URL (not {OIDC_ISSUER!r})")
+if not LOCAL_LOGIN and not OIDC_ISSUER:
+    raise ImproperlyConfigured("LOCAL_LOGIN=false needs OIDC_ISSUER: otherwise nobody could sign in")
+
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD")
 # /metrics answers only a scraper sending this bearer token; unset, it answers 404.
 METRICS_TOKEN = env_secret("METRICS_TOKEN")

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from core import health, signin
+from core import health, signin, sso_views
 from overview import metrics_views
 
 api_v1 = [
@@ -20,6 +20,8 @@ urlpatterns = [
     path("", include("overview.urls")),
     path("login/", signin.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("sso/start/", sso_views.StartView.as_view(), name="oidc-start"),
+    path("sso/callback/", sso_views.CallbackView.as_view(), name="oidc-callback"),
     path("models/", include("models_registry.urls")),
     path("", include("builds.urls")),
     path("", include("releases.urls")),
@@ -28,6 +30,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_views.metrics, name="metrics"),
     path("admin/rq/", include("django_rq.urls")),
+    path("admin/login/", signin.admin_login),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -190,3 +190,25 @@ class ApiToken(models.Model):
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "revoked": self.revoked_at is not None,
         }
+
+
+class SignInIdentity(models.Model):
+    """Who a user is at an OpenID provider: its issuer and the subject it names them by.
+
+    Single sign-on finds users by this pair, never by user name or e-mail, so a name chosen at the
+    provider can never take over a local account of the same name.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sign_in_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sign_in_identity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

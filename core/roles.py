@@ -12,16 +12,13 @@ from typing import Any
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
+from core import audit
 from core.registry import declarations
+from core.rolenames import ADMIN_ROLE, ROLE_GROUPS
 
-# role slug -> group name
-ROLE_GROUPS: dict[str, str] = {
-    "data-scientist": "Data scientist",
-    "release-manager": "Release manager",
-    "on-call": "On-call",
-}
+__all__ = ["ADMIN_ROLE", "EVERYONE", "ROLE_CHOICES", "ROLE_GROUPS", "role_group", "role_names", "sync_roles"]
+
 EVERYONE = "*"
-ADMIN_ROLE = "admin"
 ROLE_CHOICES = (*ROLE_GROUPS, ADMIN_ROLE)
 # core's own: everyone may read the audit trail and the job runs.
 PERMISSIONS = {EVERYONE: ["dashboard.view_auditevent", "dashboard.view_jobrun"]}
@@ -65,3 +62,23 @@ def role_names(user: Any) -> list[str]:
     if user.is_superuser:
         names.append("Admin")
     return names
+
+
+def set_roles(user: Any, roles: set[str], *, actor: Any) -> bool:
+    """Give ``user`` exactly these roles (other groups stay); audited like the admin's changes.
+
+    Returns whether anything changed. The caller holds the transaction.
+    """
+    current = list(user.groups.all())
+    wanted = {ROLE_GROUPS[role] for role in roles}
+    drop = [group for group in current if group.name in ROLE_GROUPS.values() and group.name not in wanted]
+    have = {group.name for group in current}
+    add = list(Group.objects.filter(name__in=wanted - have))
+    if not drop and not add:
+        return False
+    before = sorted(have)
+    user.groups.remove(*drop)
+    user.groups.add(*add)
+    after = sorted(group.name for group in user.groups.all())
+    audit.record("user.update", user, actor=actor, before={"groups": before}, after={"groups": after})
+    return True

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework.throttling import SimpleRateThrottle
@@ -57,11 +57,30 @@ def lockout_response(request: HttpRequest, response: Any = None, credentials: An
     return too_many(request, reason, minutes * 60)
 
 
+LOCAL_LOGIN_OFF = "Sign-in with a password is turned off here"
+
+
+def local_login_off_reason() -> str:
+    return f"{LOCAL_LOGIN_OFF}: sign in with {settings.OIDC_PROVIDER_NAME}."
+
+
 @method_decorator(sensitive_post_parameters(), name="dispatch")
 class LoginView(auth_views.LoginView):
-    """Django's login page, with the per-address rate limit on its POSTs."""
+    """Django's login page, with the per-address rate limit on its POSTs, and the single sign-on
+    button when a provider is configured (the form only while ``LOCAL_LOGIN`` is on)."""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["local_login"] = settings.LOCAL_LOGIN
+        context["sso_provider"] = settings.OIDC_PROVIDER_NAME if settings.OIDC_ISSUER else ""
+        return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.LOCAL_LOGIN:
+            context = self.get_context_data(
+                form=self.get_form_class()(request), refusal=local_login_off_reason()
+            )
+            return self.render_to_response(context, status=403)
         throttle = SignInRateThrottle()
         # Typed for DRF's Request and APIView; this throttle reads only the client address (META).
         if not throttle.allow_request(request, self):  # type: ignore[arg-type]
@@ -86,3 +105,15 @@ def record_lockout(sender: Any, request: HttpRequest, username: str, ip_address:
             actor="system",
             after={"username": username, "ip_address": ip_address, "failures": attempt.failures_since_start},
         )
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's own login form takes a password: with ``LOCAL_LOGIN`` off it sends people to ours."""
+    from django.contrib import admin
+    from django.shortcuts import redirect
+    from django.utils.http import urlencode
+
+    if settings.LOCAL_LOGIN:
+        return admin.site.login(request)
+    target = request.GET.get("next", "/admin/")
+    return redirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': target})}")

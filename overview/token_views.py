@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -26,7 +27,7 @@ from core.http import signed_in
 from core.models import ApiToken
 from core.parsers import FormParser, MultiPartParser
 from core.safejson import SafeJSONParser
-from core.signin import SignInRateThrottle, lockout_response
+from core.signin import SignInRateThrottle, local_login_off_reason, lockout_response
 
 MAX_VALID_DAYS = 3650
 
@@ -68,10 +69,14 @@ class TokenView(APIView):
     serializer_class = TokenRequestSerializer
     # A sign-in is rate-limited and locked out; DELETE checks the token it is sent with (and, signed
     # in by session, the CSRF token).
-    error_statuses = {"POST": (429,), "DELETE": (401, 403)}
+    # With LOCAL_LOGIN off a password is refused (403): tokens are then made on the tokens page.
+    error_statuses = {"POST": (403, 429), "DELETE": (401, 403)}
 
     @extend_schema(request=TokenRequestSerializer, responses={201: IssuedTokenSerializer})
     def post(self, request: Request) -> Response:
+        if not settings.LOCAL_LOGIN:
+            reason = f"{local_login_off_reason()} Create a token on the API tokens page instead."
+            return Response({"detail": reason, "code": "local_login_off"}, status=status.HTTP_403_FORBIDDEN)
         serializer = TokenRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]

@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.k8s",
     "tests.fixtures.prometheus",
     "tests.fixtures.apps",
+    "tests.fixtures.oidc",
     "tests.support.processes",
 ]
 

@@ -54,7 +54,7 @@ def test_every_operation_documents_its_errors_with_the_error_schema(schema):
 @pytest.mark.parametrize(
     ("method", "path", "statuses"),
     [
-        ("POST", "/api/v1/auth/token/", {"400", "413", "415", "429"}),
+        ("POST", "/api/v1/auth/token/", {"400", "403", "413", "415", "429"}),  # 403: LOCAL_LOGIN off
         ("POST", "/api/v1/models/", {"400", "401", "403", "409", "413", "415"}),
         ("POST", "/api/v1/models/{name}/versions/", {"400", "401", "403", "404", "413", "415", "503"}),
         (
