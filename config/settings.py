@@ -282,6 +282,8 @@ TAG_SYNC_INTERVAL = env_int("TAG_SYNC_INTERVAL", 300, minimum=0)
 DEPLOY_LEASE_SECONDS = env_int("DEPLOY_LEASE_SECONDS", 30, minimum=5)
 RELEASE_TICK_INTERVAL = env_int("RELEASE_TICK_INTERVAL", 15, minimum=1)
 DRIFT_CHECK_INTERVAL = env_int("DRIFT_CHECK_INTERVAL", 120, minimum=0)
+# The overview grid is rendered at most once per this many seconds (0: every request).
+OVERVIEW_CACHE_SECONDS = env_int("OVERVIEW_CACHE_SECONDS", 3, minimum=0)
 
 # --- Auth, API -------------------------------------------------------------------------------
 LOGIN_URL = "login"

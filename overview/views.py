@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from builds.models import Application
 from core import listing
@@ -33,6 +39,31 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     if application:
         applications = applications.filter(name__icontains=application)
     page = Paginator(applications, GRID_APPLICATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    grid_html = _grid_html(request, page, application)
+    if request.htmx:
+        return HttpResponse(grid_html)
+    context = {
+        "grid_html": grid_html,
+        "page": page,
+        "application": application,
+        "recent_versions": ModelVersion.objects.select_related("model", "created_by").order_by("-created_at")[
+            :8
+        ],
+        "recent_jobs": JobRun.objects.all()[:8],
+        "recent_events": AuditEvent.objects.all()[:10],
+        "waiting_approvals": Release.objects.filter(state=Release.State.REQUESTED).count(),
+    }
+    return render(request, "overview/home.html", context)
+
+
+def _grid_html(request: HttpRequest, page: Page[Application], application: str) -> str:
+    """The grid's cells, rendered at most once per ``OVERVIEW_CACHE_SECONDS`` for all replicas
+    and viewers (the cells show nothing per user): many people polling every 5 s cost one render."""
+    seconds = settings.OVERVIEW_CACHE_SECONDS
+    key = "overview-grid:" + hashlib.sha256(f"{application}\n{page.number}".encode()).hexdigest()
+    cached = cache.get(key) if seconds else None
+    if cached is not None:
+        return mark_safe(cached)
     shown = list(page.object_list)
     columns, rows = grid.grid(shown, grid.cells(grid.environments().filter(application__in=shown)))
     context = {
@@ -42,17 +73,10 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         "application": application,
         "refreshed_at": timezone.now(),
     }
-    if request.htmx:
-        return render(request, "overview/_grid.html", context)
-    context |= {
-        "recent_versions": ModelVersion.objects.select_related("model", "created_by").order_by("-created_at")[
-            :8
-        ],
-        "recent_jobs": JobRun.objects.all()[:8],
-        "recent_events": AuditEvent.objects.all()[:10],
-        "waiting_approvals": Release.objects.filter(state=Release.State.REQUESTED).count(),
-    }
-    return render(request, "overview/home.html", context)
+    html = render_to_string("overview/_grid.html", context, request=request)
+    if seconds:
+        cache.set(key, str(html), seconds)
+    return html
 
 
 @login_required

@@ -68,6 +68,12 @@ def empty_cache(redis_for_jobs: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def overview_rendered_each_time(settings: Any) -> None:
+    """Tests read the overview right after changing rows; its short cache has a test of its own."""
+    settings.OVERVIEW_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     """Users are created in most tests; the production hasher is slow on purpose."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

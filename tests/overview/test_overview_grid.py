@@ -208,3 +208,29 @@ def test_the_grid_shows_50_applications_at_a_time(client, application, churn_mod
     assert first.count('<th scope="row">') == 50 and second.count('<th scope="row">') == 3
     assert "Applications 51\u201353 of 53" in second
     assert 'hx-get="/?page=2"' in client.get("/", {"page": 2}).content.decode()  # the refresh keeps the page
+
+
+def test_the_grid_is_rendered_once_per_cache_period_for_everyone(
+    client,
+    settings,
+    path,
+    application,
+    churn_model,
+    scientist,
+    manager,
+    oncall,
+    django_assert_max_num_queries,
+):
+    settings.OVERVIEW_CACHE_SECONDS = 60
+    staging, _ = path
+    client.force_login(scientist)
+    first = client.get("/", headers={"HX-Request": "true"}).content.decode()
+    assert "nothing released" in first
+    approved_release(staging, candidate(application, churn_model.versions.get(), "one"), scientist, manager)
+    client.force_login(oncall)  # another viewer reads the same rendering
+    with django_assert_max_num_queries(6):  # session, user, roles, page count: no cell queries
+        again = client.get("/", headers={"HX-Request": "true"}).content.decode()
+    assert again == first  # still the cached rendering: at most OVERVIEW_CACHE_SECONDS old
+    assert "running" in client.get("/?application=churn", headers={"HX-Request": "true"}).content.decode()
+    settings.OVERVIEW_CACHE_SECONDS = 0
+    assert "running" in client.get("/", headers={"HX-Request": "true"}).content.decode()
