@@ -6,6 +6,9 @@ One test drives the whole stack, because starting a dozen Django processes on a 
 is the slow part. Its checks read as the behaviours they prove (``each_periodic_slot_...``).
 A killed worker resumed by a freshly started one is ``tests/releases/test_worker_killed.py``;
 here the survivor is a replica that was already running, and nobody calls the tick by hand.
+Releases go to the Kubernetes stand-in rather than the local target: the one-at-a-time lock is
+the deployer's whatever the target, and the stand-in can hold a rollout open on demand without
+an image to build first.
 """
 
 from __future__ import annotations
