@@ -57,9 +57,12 @@ class Processes:
         }
 
     def start(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        return self.run(name, [sys.executable, "manage.py", *args], **env)
+
+    def run(self, name: str, argv: list[str], **env: str) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
+            argv,
             cwd=ROOT,
             env={**self.env, **env},
             start_new_session=True,
@@ -74,6 +77,16 @@ class Processes:
 
     def scheduler(self, **env: str) -> subprocess.Popen[bytes]:
         return self.start(f"scheduler-{len(self.started)}", "runscheduler", **env)
+
+    def web(self, port: int, **env: str) -> subprocess.Popen[bytes]:
+        """gunicorn as ``manage.py runstack`` starts it (one worker process), on ``port``."""
+        from django.test import override_settings
+
+        from overview.management.commands.runstack import processes
+
+        with override_settings(HOST="127.0.0.1", PORT=port, WEB_CONCURRENCY=1):
+            argv = processes()["web"]
+        return self.run(f"web-{len(self.started)}", argv, **env)
 
     def log(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.logs.iterdir()))
