@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "core",
     "models_registry",
     "builds",
+    "clusters",
     "releases",
     "overview",
     "notifications",

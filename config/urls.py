@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("overview.api_urls")),
     path("", include("models_registry.api_urls")),
     path("", include("builds.api_urls")),
+    path("", include("clusters.api_urls")),
     path("", include("releases.api_urls")),
     path("", include("notifications.api_urls")),
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -21,6 +21,10 @@ from integrations.deploy.base import DeploymentTarget
 from integrations.git import GitCache
 from integrations.modelstore import ModelStore, build_store
 from integrations.registry import Registry, build_registry
+
+if TYPE_CHECKING:  # the kubernetes client loads only where a cluster is used (workers)
+    from integrations.deploy.kubernetes_access import ClusterAccess
+    from integrations.deploy.kubernetes_check import ConnectionReport
 
 AZURE_DEVOPS_ENV = {
     "organization_url": "AZURE_DEVOPS_ORG_URL",
@@ -68,9 +72,26 @@ def _azure_devops() -> BuildService:
     )
 
 
-def deployment_target(kind: str, config: dict[str, Any], *, name: str) -> DeploymentTarget:
+def cluster_access(values: dict[str, Any]) -> ClusterAccess:
+    """How to reach a registered cluster, from its row's plain values (``Cluster.access_values``)."""
+    from integrations.deploy.kubernetes_access import ClusterAccess
+
+    return ClusterAccess(**values)
+
+
+def check_cluster(values: dict[str, Any], namespace: str) -> ConnectionReport:
+    """Test the connection to a registered cluster (a job calls this, never a web request)."""
+    from integrations.deploy.kubernetes_check import check_connection
+
+    return check_connection(cluster_access(values), namespace)
+
+
+def deployment_target(
+    kind: str, config: dict[str, Any], *, name: str, cluster: dict[str, Any] | None = None
+) -> DeploymentTarget:
     """A target of ``kind`` ("local" or "kubernetes") with its (validated) settings; ``name``
-    names the local target's state folder, e.g. "churn-predictor-staging"."""
+    names the local target's state folder, e.g. "churn-predictor-staging". ``cluster``: the
+    plain values of the registered cluster a Kubernetes target names (``"cluster"`` setting)."""
     if kind == "local":
         from integrations.deploy.local import LocalProcessTarget
 
@@ -87,6 +108,7 @@ def deployment_target(kind: str, config: dict[str, Any], *, name: str) -> Deploy
             kubeconfig=config.get("kubeconfig") or None,
             context=config.get("context") or None,
             in_cluster=bool(config.get("in_cluster")),
+            cluster=cluster_access(cluster) if cluster is not None else None,
             progress_deadline=config.get("progress_deadline"),
             app_url=config.get("app_url") or None,
         )

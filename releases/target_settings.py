@@ -96,7 +96,16 @@ SETTINGS: dict[str, tuple[Setting, ...]] = {
             "container whose image is set (default app)",
             _text(DNS_LABEL, "a container name", 63),
         ),
-        Setting("kubeconfig", "kubeconfig file on the deploy workers (default: $KUBECONFIG)", _path),
+        Setting(
+            "cluster",
+            "name of a registered cluster (Clusters page) to deploy to; replaces kubeconfig, context and in_cluster",
+            _text(DNS_LABEL, "a cluster name", 63),
+        ),
+        Setting(
+            "kubeconfig",
+            "older way: kubeconfig file on the deploy workers (default: $KUBECONFIG)",
+            _path,
+        ),
         Setting(
             "context",
             "context in that kubeconfig (default: its current context)",
@@ -139,9 +148,23 @@ def validate(kind: str, config: Any) -> dict[str, Any]:
             problems.append(f'"{setting.name}" {why}')
     if kind == "kubernetes" and config.get("in_cluster") and ("kubeconfig" in config or "context" in config):
         problems.append('"in_cluster" cannot be combined with "kubeconfig" or "context"')
+    if kind == "kubernetes" and "cluster" in config:
+        problems += _cluster_problems(config)
     if problems:
         raise ServiceError(f"Invalid target settings: {'; '.join(problems)}.", field="target_config")
     return config
+
+
+def _cluster_problems(config: dict[str, Any]) -> list[str]:
+    from clusters.models import Cluster
+
+    problems = []
+    if any(name in config for name in ("kubeconfig", "context", "in_cluster")):
+        problems.append('"cluster" cannot be combined with "kubeconfig", "context" or "in_cluster"')
+    name = config["cluster"]
+    if isinstance(name, str) and not Cluster.objects.filter(name=name).exists():
+        problems.append(f'"cluster" names no registered cluster (not {name!r})')
+    return problems
 
 
 def documentation() -> str:

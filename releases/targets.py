@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from clusters.models import Cluster
 from core import adapters
 from integrations.deploy.base import DeploymentTarget
 from releases import target_settings
@@ -17,7 +18,10 @@ def target_for(environment: Environment) -> DeploymentTarget:
     """The environment's deployment target, its settings checked first."""
     config = validate_target_config(environment.target_kind, environment.target_config or {})
     name = f"{environment.application.name}-{environment.name}"
-    return adapters.deployment_target(environment.target_kind, config, name=name)
+    cluster = None
+    if environment.target_kind == Environment.TargetKind.KUBERNETES and config.get("cluster"):
+        cluster = Cluster.objects.get(name=config["cluster"]).access_values()
+    return adapters.deployment_target(environment.target_kind, config, name=name, cluster=cluster)
 
 
 def validate_target_config(kind: str, config: Any) -> dict[str, Any]:

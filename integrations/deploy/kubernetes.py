@@ -30,6 +30,7 @@ from integrations.deploy.base import (
     RunningImageChanged,
     RunningState,
 )
+from integrations.deploy.kubernetes_access import ClusterAccess, cluster_client
 from integrations.deploy.kubernetes_api import SYSTEM, api_client, api_error, server_message
 from integrations.deploy.kubernetes_status import (
     CHANGE_CAUSE,
@@ -72,19 +73,24 @@ class KubernetesTarget:
         kubeconfig: str | None = None,
         context: str | None = None,
         in_cluster: bool = False,
+        cluster: ClusterAccess | None = None,
         progress_deadline: float | None = None,
         request_timeout: float = 10.0,
         app_url: str | None = None,
     ) -> None:
         """``progress_deadline``: when set, each deploy also sets the Deployment's
         ``progressDeadlineSeconds``, so the cluster itself declares a stuck rollout failed.
-        ``request_timeout``: seconds before an unanswered API call is a TemporaryError."""
+        ``request_timeout``: seconds before an unanswered API call is a TemporaryError.
+        ``cluster``: a registered cluster to reach; then ``kubeconfig``, ``context`` and
+        ``in_cluster`` (the older way, a kubeconfig file on the worker) are not used."""
         self.namespace, self.deployment, self.container = namespace, deployment, container
         self.progress_deadline = progress_deadline
         self._connect_timeout = min(request_timeout, 5.0)
         self._read_timeout = request_timeout
         self._app_url = app_url
-        self._api_client = api_client(kubeconfig, context, in_cluster)
+        self._api_client = (
+            cluster_client(cluster) if cluster is not None else api_client(kubeconfig, context, in_cluster)
+        )
         self._apps = client.AppsV1Api(self._api_client)
         self._core = client.CoreV1Api(self._api_client)
 

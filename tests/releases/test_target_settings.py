@@ -35,7 +35,7 @@ def create(api, application, target_kind, target_config):
         ),
         (
             {**KUBE, "kubconfig": "/x"},
-            'unknown setting "kubconfig" (a kubernetes target knows app_url, container,',
+            'unknown setting "kubconfig" (a kubernetes target knows app_url, cluster, container,',
         ),
         ({**KUBE, "in_cluster": "yes"}, "\"in_cluster\" must be true or false (not 'yes')"),
         ({**KUBE, "app_url": "javascript:alert(1)"}, '"app_url" must be an http:// or https:// address'),

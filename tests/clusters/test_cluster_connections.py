@@ -1,0 +1,179 @@
+"""Registered clusters over the wire, against the kube-apiserver stand-in: releasing to a token
+cluster, and the connection test (reachability, credentials, permissions, TLS)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import http.server
+import ssl
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from builds.models import Image
+from clusters import services as cluster_services
+from clusters.models import Cluster
+from releases import services
+from releases.models import Environment, Release
+from tests.fixtures.k8s import _deployment_body, _wait_available, digest_image, standin_class
+from tests.releases.conftest import SETUP, free_port, run_jobs
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+TOKEN = "standin-token-" + "7" * 20
+
+
+@pytest.fixture
+def standin(tmp_path: Path):
+    """The stand-in requiring a bearer token, with namespace ``churn`` and Deployment ``web``."""
+    srv = standin_class()(port=0, controller_delay=0.05, token=TOKEN).start()
+    api = config.new_client_from_config(
+        config_file=str(srv.write_kubeconfig(tmp_path / "kc")), persist_config=False
+    )
+    client.CoreV1Api(api).create_namespace(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "churn"}}
+    )
+    apps = client.AppsV1Api(api)
+    apps.create_namespaced_deployment("churn", _deployment_body("web", "app", digest_image("v1")))
+    _wait_available(apps, "web", "churn", timeout=15)
+    yield srv
+    srv.stop()
+    api.close()
+
+
+def register(admin, url: str, **fields) -> Cluster:
+    return cluster_services.create_cluster(
+        {"name": "standin", "server_url": url, "auth_kind": "token", "token": TOKEN, **fields}, actor=admin
+    )
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user("admin", "admin")
+
+
+def environment_on(cluster: Cluster, application, admin) -> Environment:
+    return services.create_environment(
+        {
+            "application": application,
+            "name": "prod",
+            "target_kind": Environment.TargetKind.KUBERNETES,
+            "target_config": {"cluster": cluster.name, "namespace": "churn", "deployment": "web"},
+            "required_approvals": 0,
+            "rollout_timeout": 30,
+        },
+        actor=SETUP,  # no approvals without a rule proposal
+    )
+
+
+def release(environment, churn_model, name, actor) -> Release:
+    reference = digest_image(name)
+    image = Image.objects.create(
+        repository=reference.split("@")[0],
+        digest=reference.split("@")[1],
+        reference=reference,
+        model_version=churn_model.versions.get(),
+        commit=hashlib.sha1(name.encode()).hexdigest(),
+    )
+    created = services.request_release(environment, image=image, actor=actor)
+    run_jobs()
+    created.refresh_from_db()
+    return created
+
+
+def test_an_environment_on_a_token_cluster_releases_and_rolls_back(standin, application, churn_model, admin):
+    environment = environment_on(register(admin, standin.url), application, admin)
+    good = release(environment, churn_model, "v2", admin)
+    assert good.state == "succeeded", good.state_reason
+    bad = release(environment, churn_model, "v3-pullfail", admin)
+    assert bad.state == "rolled_back", bad.state_reason
+    assert Release.objects.get(rollback_of=bad).state == "succeeded"
+    assert all(r["authorization"] for r in standin.requests if r["path"].startswith("/apis/apps"))
+
+
+def test_releasing_to_an_unreachable_cluster_fails_with_the_reason(application, churn_model, admin):
+    environment = environment_on(register(admin, f"http://127.0.0.1:{free_port()}"), application, admin)
+    failed = release(environment, churn_model, "v2", admin)
+    assert failed.state == "failed"
+    assert "127.0.0.1" in failed.state_reason and TOKEN not in failed.state_reason
+
+
+def run_connection_test(cluster: Cluster, admin, namespace: str = "churn") -> Cluster:
+    cluster_services.request_connection_test(cluster, namespace, actor=admin)
+    run_jobs("clusters.jobs.test_connection")
+    cluster.refresh_from_db()
+    return cluster
+
+
+def test_a_connection_test_reaches_the_stand_in_but_it_has_no_access_reviews(standin, admin):
+    # The stand-in serves core/v1 and apps/v1 only: POST selfsubjectaccessreviews is a 404 there.
+    tested = run_connection_test(register(admin, standin.url), admin)
+    assert tested.check_state == "failed" and tested.checked_at is not None
+    assert "does not offer SelfSubjectAccessReview" in tested.check_reason
+    assert any(r["path"] == "/version" for r in standin.requests)
+
+
+def test_a_connection_test_with_a_wrong_token_says_the_credentials_were_rejected(standin, admin):
+    tested = run_connection_test(register(admin, standin.url, token="wrong-token-0123456789"), admin)
+    assert tested.check_state == "failed"
+    assert "rejected the credentials (401" in tested.check_reason
+
+
+def test_a_connection_test_of_an_unreachable_url_says_so(admin):
+    tested = run_connection_test(register(admin, f"http://127.0.0.1:{free_port()}"), admin)
+    assert tested.check_state == "failed"
+    assert "is unreachable: cannot connect" in tested.check_reason
+
+
+def _self_signed(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
+            False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def test_a_connection_test_with_the_wrong_ca_says_the_certificate_is_not_trusted(tmp_path, admin):
+    server_cert, server_key = _self_signed(tmp_path, "server")
+    other_ca, _ = _self_signed(tmp_path, f"other-{uuid.uuid4().hex[:6]}")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(server_cert, server_key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{httpd.server_address[1]}"
+        tested = run_connection_test(register(admin, url, ca_bundle=other_ca.read_text()), admin)
+    finally:
+        httpd.shutdown()
+    assert tested.check_state == "failed"
+    assert "certificate is not trusted by the cluster's CA bundle" in tested.check_reason
