@@ -24,6 +24,7 @@ urlpatterns = [
     path("sso/start/", sso_views.StartView.as_view(), name="oidc-start"),
     path("sso/callback/", sso_views.CallbackView.as_view(), name="oidc-callback"),
     path("models/", include("models_registry.urls")),
+    path("clusters/", include("clusters.urls")),
     path("", include("builds.urls")),
     path("", include("releases.urls")),
     path("notifications/", include("notifications.urls")),
