@@ -13,7 +13,12 @@ def test_connection(cluster_id: int, namespace: str) -> str:
     cluster = Cluster.objects.filter(pk=cluster_id).first()
     if cluster is None:
         return f"cluster #{cluster_id} no longer exists"
-    report = adapters.check_cluster(cluster.access_values(), namespace)
+    try:
+        report = adapters.check_cluster(cluster.access_values(), namespace)
+    except Exception as exc:  # an answer the client cannot read: the cluster must not stay "testing"
+        reason = f"the connection test failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        services.record_connection_test(cluster_id, namespace, ok=False, reason=reason, verbs={})
+        raise
     services.record_connection_test(
         cluster_id, namespace, ok=report.ok, reason=report.reason, verbs=report.verbs
     )

@@ -177,3 +177,34 @@ def test_a_connection_test_with_the_wrong_ca_says_the_certificate_is_not_trusted
         httpd.shutdown()
     assert tested.check_state == "failed"
     assert "certificate is not trusted by the cluster's CA bundle" in tested.check_reason
+
+
+def test_a_connection_test_reports_each_permission(admin):
+    """Per verb, as SelfSubjectAccessReviews answer (a small server for that endpoint: the
+    Kubernetes stand-in does not serve authorization.k8s.io)."""
+    from tests.support.access_review_server import access_review_server
+
+    granted = {("get", "deployments"), ("list", "pods"), ("list", "events")}
+    with access_review_server(TOKEN, granted) as server:
+        tested = run_connection_test(register(admin, server.url), admin, namespace="churn-prod")
+    assert tested.check_state == "failed"  # patch deployments is missing: a deploy would fail
+    assert tested.check_verbs["get deployments"] == "allowed"
+    assert tested.check_verbs["patch deployments"].startswith("denied: RBAC")
+    assert "may not patch deployments in churn-prod" in tested.check_reason
+    assert {a["namespace"] for a in server.asked} == {"churn-prod"}
+
+    with access_review_server(TOKEN, granted | {("patch", "deployments")}) as server:
+        tested = run_connection_test(
+            register(admin, server.url, name="aks-ok"), admin, namespace="churn-prod"
+        )
+    assert tested.check_state == "ok"
+    assert set(tested.check_verbs.values()) == {"allowed"}
+    assert "every deploy permission granted in churn-prod" in tested.check_reason
+
+
+def test_an_answer_the_client_cannot_read_fails_the_test_instead_of_leaving_it_testing(admin):
+    from tests.support.access_review_server import access_review_server
+
+    with access_review_server(TOKEN, set(), version={"major": "1"}) as server:  # a body the client refuses
+        tested = run_connection_test(register(admin, server.url), admin)
+    assert tested.check_state == "failed" and "the connection test failed" in tested.check_reason
