@@ -40,6 +40,7 @@ class JobRunSerializer(serializers.ModelSerializer):
             "max_attempts",
             "object_type",
             "object_id",
+            "request_id",
             "enqueued_at",
             "run_after",
             "started_at",

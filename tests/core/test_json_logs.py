@@ -78,6 +78,14 @@ def test_the_approving_request_and_the_rollout_job_log_the_same_request_id(
     assert any("started" in line["message"] for line in worker)
     assert all(line["request_id"] == request_id for line in worker)
     assert all(line["job_name"] == "releases.jobs.process_environment" for line in worker)
+
+    # The job's page and API name the request too, linking to the changes it made.
+    assert api.get(f"/api/v1/jobs/{run.pk}/").json()["request_id"] == request_id
+    from django.test import Client
+
+    page = Client()
+    page.force_login(manager)
+    assert f"/audit/?request_id={request_id}" in page.get(f"/jobs/{run.pk}/").content.decode()
     assert all(line["environment_id"] == str(staging.pk) for line in worker)
     about_release = [line for line in worker if line.get("release_id") == str(release.pk)]
     assert any("deploying" in line["message"] for line in about_release)
