@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,36 @@ def start_runstack_process(name: str, log_path: Path) -> subprocess.Popen[bytes]
         return subprocess.Popen(
             command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+
+def web_settings(port: int, workers: int) -> dict[str, str]:
+    """The settings of a bench's own gunicorn (``start_dashboard(..., **web_settings(...))``)."""
+    return {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "LOG_LEVEL": "warning",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def serve_web(
+    port: int, log_path: Path, cleanups: contextlib.ExitStack
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start runstack's web process (gunicorn) on ``port``, stopped at the end; wait until /readyz
+    answers 200 (at most 60 s, and not past the server's exit). Returns its base URL and process."""
+    base = f"http://127.0.0.1:{port}"
+    server = start_runstack_process("web", log_path)
+    cleanups.callback(stop_process, server)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited ({server.returncode}):\n{log_path.read_text()[-3000:]}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{base}/readyz", timeout=5) as answer:
+            if answer.status == 200:
+                return base, server
+        time.sleep(0.2)
+    raise RuntimeError(f"the web server did not become ready:\n{log_path.read_text()[-3000:]}")
 
 
 def children_by_parent() -> dict[int, list[int]]:

@@ -79,19 +79,6 @@ def create_user(password: str) -> Any:
     return create_user_with_role(USER, "data-scientist", password)
 
 
-def wait_ready(base: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({server.returncode}):\n{log_path.read_text()[-3000:]}")
-        with contextlib.suppress(requests.RequestException):
-            response = requests.get(f"{base}/readyz", timeout=5)
-            if response.status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"the web server did not become ready:\n{log_path.read_text()[-3000:]}")
-
-
 # --- Clients ---------------------------------------------------------------------------------
 
 
@@ -382,15 +369,15 @@ def run(args: argparse.Namespace, workdir: Path, cleanups: contextlib.ExitStack)
     port, password = benchlib.free_port(), secrets.token_urlsafe(16)
     # The env is shared by this process (query counts) and the web server it starts.
     var_dir = benchlib.start_dashboard(
-        args, workdir, cleanups, database_name=PG_DB_NAME, drop=INHERITED_TO_DROP,
-        HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(args.workers),
-        LOG_LEVEL="warning", PYTHONUNBUFFERED="1",
-    )  # fmt: skip
+        args,
+        workdir,
+        cleanups,
+        database_name=PG_DB_NAME,
+        drop=INHERITED_TO_DROP,
+        **benchlib.web_settings(port, args.workers),
+    )
     user = create_user(password)
-    base, log_path = f"http://127.0.0.1:{port}", workdir / "web.log"
-    server = benchlib.start_runstack_process("web", log_path)  # gunicorn
-    cleanups.callback(benchlib.stop_process, server)
-    wait_ready(base, server, log_path)
+    base, server = benchlib.serve_web(port, workdir / "web.log", cleanups)
     db = "PostgreSQL " + PG_DB_NAME if args.database_url else "SQLite"
     print(f"Stack: gunicorn {args.workers} workers x 4 threads on {base}, {db}, VAR_DIR {var_dir}")
     print_load("before")
