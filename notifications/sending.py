@@ -25,16 +25,19 @@ def send(delivery_id: int) -> str:
     delivery = _start_attempt(delivery_id)
     if delivery is None:
         return f"delivery #{delivery_id}: nothing to send (sent, failed or deleted already)"
-    channel = delivery.channel
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     headers = {"X-Dashboard-Delivery": str(delivery.pk), "X-Dashboard-Event": delivery.event}
     try:
+        channel = delivery.channel  # loaded here: a URL no configured key decrypts raises
         sent = notify.post(
             channel.url, body, secret=channel.secret, timeout=settings.NOTIFY_TIMEOUT, headers=headers
         )
     except IntegrationError as exc:
         final = not isinstance(exc, TemporaryError) or jobrunner.is_last_attempt()
         _record(delivery, Delivery.State.FAILED if final else Delivery.State.PENDING, exc=exc)
+        raise
+    except Exception as exc:  # the job runner will not retry it: the delivery must not stay pending
+        _record(delivery, Delivery.State.FAILED, exc=exc)
         raise
     _record(delivery, Delivery.State.SUCCEEDED, code=sent.status_code)
     return f"delivery #{delivery.pk}: HTTP {sent.status_code} from {channel.endpoint}"
@@ -46,7 +49,7 @@ def _start_attempt(delivery_id: int) -> Delivery | None:
     pending = Delivery.objects.filter(pk=delivery_id, state=Delivery.State.PENDING)
     if not pending.update(attempts=F("attempts") + 1, last_attempt_at=now):
         return None
-    return Delivery.objects.select_related("channel").get(pk=delivery_id)
+    return Delivery.objects.get(pk=delivery_id)
 
 
 def _record(delivery: Delivery, state: str, *, code: int | None = None, exc: Exception | None = None) -> None:
