@@ -205,3 +205,32 @@ def test_the_delivery_log_in_the_api_shows_attempts_code_and_error(make_channel,
     (row,) = body["results"]
     assert (row["event"], row["state"], row["attempts"], row["response_code"]) == ("test", "pending", 1, 500)
     assert "HTTP 500" in row["last_error"]
+
+
+def test_a_delivery_whose_last_attempt_was_lost_with_its_worker_fails_with_the_reason(
+    make_channel, receiver, manager, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core import jobrunner
+    from notifications import jobs
+
+    delivery = services.send_test(make_channel(), actor=manager)  # queued, never picked up here
+    run = JobRun.objects.get(name="notifications.jobs.deliver")
+    long_ago = timezone.now() - timedelta(seconds=settings.JOB_LOST_AFTER + 60)
+    # The worker of the last attempt claimed the run, then was killed: no heartbeat since.
+    JobRun.objects.filter(pk=run.pk).update(
+        status="running", attempts=run.max_attempts, heartbeat_at=long_ago, worker="gone:1"
+    )
+    assert jobrunner.recover_lost_runs() == [run.pk]
+    assert JobRun.objects.get(pk=run.pk).status == "failed"
+
+    assert jobs.fail_abandoned_deliveries() == [delivery.pk]
+
+    delivery.refresh_from_db()
+    assert delivery.state == "failed" and delivery.finished_at is not None
+    assert "the job runner gave up: attempt" in delivery.last_error
+    assert "stopped answering" in delivery.last_error
+    assert jobs.fail_abandoned_deliveries() == []
