@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from clusters import services
@@ -39,7 +39,7 @@ def cluster_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("clusters.view_cluster", raise_exception=True)
 def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    cluster = services.get_cluster(pk)
+    cluster = get_object_or_404(Cluster, pk=pk)
     form = ClusterForm(request.POST or None, cluster=cluster)
     if request.method == "POST":
         if not request.user.has_perm("clusters.change_cluster"):
@@ -64,7 +64,7 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("clusters.change_cluster", raise_exception=True)
 def cluster_test(request: HttpRequest, pk: int) -> HttpResponse:
-    cluster = services.get_cluster(pk)
+    cluster = get_object_or_404(Cluster, pk=pk)
     form = ConnectionTestForm(request.POST)
     try:
         if not form.is_valid():
@@ -81,7 +81,7 @@ def cluster_test(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("clusters.delete_cluster", raise_exception=True)
 def cluster_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    cluster = services.get_cluster(pk)
+    cluster = get_object_or_404(Cluster, pk=pk)
     try:
         services.delete_cluster(cluster, actor=request.user)
     except ServiceError as exc:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import CharField, Exists, F, OuterRef
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from core import jobrunner
+from core.models import JobRun
 from integrations import notify
 from integrations.errors import IntegrationError, TemporaryError
 from notifications.models import Delivery
@@ -25,16 +27,19 @@ def send(delivery_id: int) -> str:
     delivery = _start_attempt(delivery_id)
     if delivery is None:
         return f"delivery #{delivery_id}: nothing to send (sent, failed or deleted already)"
-    channel = delivery.channel
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     headers = {"X-Dashboard-Delivery": str(delivery.pk), "X-Dashboard-Event": delivery.event}
     try:
+        channel = delivery.channel  # loaded here: a URL no configured key decrypts raises
         sent = notify.post(
             channel.url, body, secret=channel.secret, timeout=settings.NOTIFY_TIMEOUT, headers=headers
         )
     except IntegrationError as exc:
         final = not isinstance(exc, TemporaryError) or jobrunner.is_last_attempt()
         _record(delivery, Delivery.State.FAILED if final else Delivery.State.PENDING, exc=exc)
+        raise
+    except Exception as exc:  # the job runner will not retry it: the delivery must not stay pending
+        _record(delivery, Delivery.State.FAILED, exc=exc)
         raise
     _record(delivery, Delivery.State.SUCCEEDED, code=sent.status_code)
     return f"delivery #{delivery.pk}: HTTP {sent.status_code} from {channel.endpoint}"
@@ -46,7 +51,7 @@ def _start_attempt(delivery_id: int) -> Delivery | None:
     pending = Delivery.objects.filter(pk=delivery_id, state=Delivery.State.PENDING)
     if not pending.update(attempts=F("attempts") + 1, last_attempt_at=now):
         return None
-    return Delivery.objects.select_related("channel").get(pk=delivery_id)
+    return Delivery.objects.get(pk=delivery_id)
 
 
 def _record(delivery: Delivery, state: str, *, code: int | None = None, exc: Exception | None = None) -> None:
@@ -58,3 +63,22 @@ def _record(delivery: Delivery, state: str, *, code: int | None = None, exc: Exc
     if state != Delivery.State.PENDING:
         fields["finished_at"] = timezone.now()
     Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts).update(**fields)
+
+
+def fail_abandoned() -> list[int]:
+    """Fail, with the job runner's reason, pending deliveries whose job run it gave up on without
+    the delivery hearing of it (the worker of the last attempt was lost). Idempotent."""
+    runs = JobRun.objects.filter(
+        name=jobrunner.dotted("notifications.jobs.deliver"),
+        object_type=Delivery._meta.label_lower,
+        status=JobRun.Status.FAILED,
+    )
+    gave_up = Exists(runs.filter(object_id=Cast(OuterRef("pk"), CharField())))
+    failed = []
+    for delivery in Delivery.objects.filter(gave_up, state=Delivery.State.PENDING)[:500]:
+        run = runs.filter(object_id=str(delivery.pk)).order_by("-pk").first()
+        why = f"the job runner gave up: {run.error if run else 'its job run failed'}"[:2000]
+        still_pending = Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.PENDING)
+        if still_pending.update(state=Delivery.State.FAILED, last_error=why, finished_at=timezone.now()):
+            failed.append(delivery.pk)
+    return failed

@@ -9,6 +9,7 @@ https://kubernetes.io/docs/reference/kubernetes-api/authorization-resources/self
 from __future__ import annotations
 
 import ssl
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,12 @@ CHECKED_VERBS = (
     ("list", "", "pods"),
     ("list", "", "events"),
 )
-TIMEOUT = (5.0, 10.0)  # connect, read: a test never hangs on a silent server
+TIMEOUT = (5.0, 10.0)  # connect, read, per call
+DEADLINE = 30.0  # the whole test, whatever the server does (five calls, each retried once on a timeout)
+
+
+class _OutOfTime(Exception):
+    pass
 
 
 @dataclass
@@ -45,29 +51,49 @@ def check_connection(access: ClusterAccess, namespace: str) -> ConnectionReport:
     except PermanentError as e:
         return ConnectionReport(False, str(e))
     try:
-        try:
-            info = client.VersionApi(api).get_code(_request_timeout=TIMEOUT)
-        except (ApiException, urllib3.exceptions.HTTPError) as e:
-            return ConnectionReport(False, _unreachable(access, e))
-        report = ConnectionReport(True, "", server_version=str(info.git_version or ""))
-        for verb, group, resource in CHECKED_VERBS:
-            try:
-                report.verbs[f"{verb} {resource}"] = _review(api, namespace, verb, group, resource)
-            except (ApiException, urllib3.exceptions.HTTPError) as e:
-                return ConnectionReport(False, _review_failed(access, e), report.server_version, report.verbs)
-        denied = [name for name, answer in report.verbs.items() if answer != "allowed"]
-        report.ok = not denied
-        report.reason = (
-            f"reachable (Kubernetes {report.server_version}); may not {', '.join(denied)} in {namespace}"
-            if denied
-            else f"reachable (Kubernetes {report.server_version}); every deploy permission granted in {namespace}"
-        )
-        return report
+        return _checks(api, access, namespace, time.monotonic() + DEADLINE)
     finally:
         api.close()
 
 
-def _review(api: client.ApiClient, namespace: str, verb: str, group: str, resource: str) -> str:
+def _checks(
+    api: client.ApiClient, access: ClusterAccess, namespace: str, deadline: float
+) -> ConnectionReport:
+    report = ConnectionReport(False, "")
+    reached = False
+    try:
+        info = client.VersionApi(api).get_code(_request_timeout=_timeout(deadline))
+        reached, report.server_version = True, str(info.git_version or "")
+        for verb, group, resource in CHECKED_VERBS:
+            report.verbs[f"{verb} {resource}"] = _review(api, namespace, verb, group, resource, deadline)
+    except (ApiException, urllib3.exceptions.HTTPError) as e:
+        report.reason = _review_failed(access, e) if reached else _unreachable(access, e)
+        return report
+    except _OutOfTime:
+        report.reason = f"{access.url or 'the API server'} did not answer every check within {DEADLINE:g}s"
+        return report
+    denied = [name for name, answer in report.verbs.items() if answer != "allowed"]
+    report.ok = not denied
+    report.reason = (
+        f"reachable (Kubernetes {report.server_version}); may not {', '.join(denied)} in {namespace}"
+        if denied
+        else f"reachable (Kubernetes {report.server_version}); every deploy permission granted in {namespace}"
+    )
+    return report
+
+
+def _timeout(deadline: float) -> tuple[float, float]:
+    """(connect, read) seconds for the next call. urllib3 retries a timed-out connect or read once
+    (``kubernetes_access``), so two tries of both must fit in what is left of the deadline."""
+    left = deadline - time.monotonic()
+    if left < 1:
+        raise _OutOfTime
+    return min(TIMEOUT[0], left / 4), min(TIMEOUT[1], left / 4)
+
+
+def _review(
+    api: client.ApiClient, namespace: str, verb: str, group: str, resource: str, deadline: float
+) -> str:
     body: Any = {
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SelfSubjectAccessReview",
@@ -75,7 +101,9 @@ def _review(api: client.ApiClient, namespace: str, verb: str, group: str, resour
             "resourceAttributes": {"namespace": namespace, "verb": verb, "group": group, "resource": resource}
         },
     }
-    answer = client.AuthorizationV1Api(api).create_self_subject_access_review(body, _request_timeout=TIMEOUT)
+    answer = client.AuthorizationV1Api(api).create_self_subject_access_review(
+        body, _request_timeout=_timeout(deadline)
+    )
     status = answer.status
     if status is not None and status.allowed:
         return "allowed"
@@ -102,7 +130,7 @@ def _unreachable(access: ClusterAccess, e: Exception) -> str:
     if isinstance(cause, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
         return f"{where} is unreachable: cannot connect ({_short(cause)})"
     if isinstance(cause, urllib3.exceptions.ReadTimeoutError):
-        return f"{where} did not answer within {TIMEOUT[1]:g}s"
+        return f"{where} did not answer in time ({_short(cause)})"
     return f"{where} is unreachable: {_short(cause)}"
 
 

@@ -126,3 +126,35 @@ def test_a_cluster_an_environment_names_cannot_be_deleted(api, admin, applicatio
     answer = api.delete(f"/api/v1/clusters/{cluster_id}/")
     assert answer.status_code == 409 and "churn-predictor/prod" in answer.json()["detail"]
     assert Cluster.objects.filter(pk=cluster_id).exists()
+
+
+def test_a_test_whose_last_attempt_was_lost_with_its_worker_does_not_stay_testing(api, admin, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clusters import jobs
+    from core import jobrunner
+    from core.models import JobRun
+
+    api.force_login(admin)
+    cluster_id = create(api).json()["id"]
+    assert (
+        api.post(f"/api/v1/clusters/{cluster_id}/test/", {"namespace": "churn"}, format="json").status_code
+        == 202
+    )
+    run = JobRun.objects.get(name="clusters.jobs.test_connection")
+    long_ago = timezone.now() - timedelta(seconds=settings.JOB_LOST_AFTER + 60)
+    # The worker of the last attempt claimed the run, then was killed: no heartbeat since.
+    JobRun.objects.filter(pk=run.pk).update(
+        status="running", attempts=run.max_attempts, heartbeat_at=long_ago, worker="gone:1"
+    )
+    assert jobrunner.recover_lost_runs() == [run.pk]
+    assert Cluster.objects.get(pk=cluster_id).check_state == "checking"
+
+    assert jobs.fail_abandoned_tests() == [cluster_id]
+
+    cluster = Cluster.objects.get(pk=cluster_id)
+    assert cluster.check_state == "failed" and cluster.checked_at is not None
+    assert "given up" in cluster.check_reason and "stopped answering" in cluster.check_reason
+    assert jobs.fail_abandoned_tests() == []

@@ -208,3 +208,34 @@ def test_an_answer_the_client_cannot_read_fails_the_test_instead_of_leaving_it_t
     with access_review_server(TOKEN, set(), version={"major": "1"}) as server:  # a body the client refuses
         tested = run_connection_test(register(admin, server.url), admin)
     assert tested.check_state == "failed" and "the connection test failed" in tested.check_reason
+
+
+@pytest.mark.parametrize("code", [403, 409, 429, 500, 503])
+def test_an_api_server_that_answers_an_error_fails_the_test_with_its_status(admin, code):
+    from tests.support.refusing_http import refusing_server
+
+    with refusing_server(code) as server:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        tested = run_connection_test(register(admin, url), admin)
+    assert tested.check_state == "failed" and tested.checked_at is not None
+    expected = (
+        "refused these credentials (403 Forbidden" if code == 403 else f"answered HTTP {code} to GET /version"
+    )
+    assert expected in tested.check_reason
+
+
+def test_an_api_server_that_never_answers_fails_the_test_within_its_deadline(admin, monkeypatch):
+    import socket
+    import time
+
+    from integrations.deploy import kubernetes_check
+
+    monkeypatch.setattr(kubernetes_check, "DEADLINE", 4.0)  # a quick test; the deadline is 30 s
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connections are taken, never answered
+        cluster = register(admin, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        started = time.monotonic()
+        tested = run_connection_test(cluster, admin)
+        took = time.monotonic() - started
+    assert tested.check_state == "failed" and tested.checked_at is not None
+    assert "did not answer in time" in tested.check_reason, tested.check_reason
+    assert took < 4.0 + 2

@@ -71,3 +71,12 @@ def test_other_roles_see_clusters_but_cannot_change_them(client, admin, manager)
     assert client.post(f"/clusters/{cluster.pk}/delete/").status_code == 403
     assert client.post(f"/clusters/{cluster.pk}/test/", {"namespace": "x"}).status_code == 403
     assert client.post(f"/clusters/{cluster.pk}/", {"auth_kind": "token"}).status_code == 403
+
+
+def test_an_unknown_cluster_is_a_404_on_every_page(client, admin):
+    client.force_login(admin)
+    assert client.get("/clusters/999999/").status_code == 404
+    assert client.post("/clusters/999999/", {"name": "aks-prod"}).status_code == 404
+    assert client.post("/clusters/999999/test/", {"namespace": "churn-prod"}).status_code == 404
+    assert client.post("/clusters/999999/delete/").status_code == 404
+    assert not JobRun.objects.exists() and not AuditEvent.objects.exists()

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from core import crypto
 from core.models import JobRun
 from notifications import services
 from notifications.models import Delivery
@@ -131,15 +132,16 @@ def test_too_many_requests_waits_as_long_as_retry_after_says(make_channel, recei
     assert 110 < wait < 130
 
 
-def test_a_not_found_is_recorded_failed_and_not_retried(make_channel, receiver, send):
-    receiver.answers = [404]
+@pytest.mark.parametrize("code", [401, 403, 404, 409])
+def test_a_refusal_is_recorded_failed_and_not_retried(make_channel, receiver, send, code):
+    receiver.answers = [code]
 
     delivery = send(make_channel())
 
-    assert (delivery.state, delivery.attempts, delivery.response_code) == ("failed", 1, 404)
-    assert "HTTP 404" in delivery.last_error and delivery.finished_at is not None
+    assert (delivery.state, delivery.attempts, delivery.response_code) == ("failed", 1, code)
+    assert f"HTTP {code}" in delivery.last_error and delivery.finished_at is not None
     run = JobRun.objects.get(name="notifications.jobs.deliver")
-    assert run.status == "failed" and "HTTP 404" in run.error
+    assert run.status == "failed" and f"HTTP {code}" in run.error
     run_jobs()
     assert len(receiver.received) == 1
 
@@ -167,6 +169,21 @@ def test_a_receiver_that_is_not_there_is_retried(make_channel, receiver, send, m
     assert delivery.last_error == "attempt 1: notification receiver: cannot connect to 127.0.0.1:9"
 
 
+def test_a_channel_no_configured_key_decrypts_fails_the_delivery_instead_of_leaving_it_pending(
+    make_channel, receiver, send, settings
+):
+    channel = make_channel()
+    settings.FIELD_ENCRYPTION_KEYS = crypto.parse_keys(crypto.new_key(), "FIELD_ENCRYPTION_KEY")
+
+    delivery = send(channel)
+
+    assert (delivery.state, delivery.attempts) == ("failed", 1)
+    assert "FIELD_ENCRYPTION_KEY no longer holds" in delivery.last_error
+    assert delivery.finished_at is not None
+    assert JobRun.objects.get(name="notifications.jobs.deliver").status == "failed"
+    assert receiver.received == []
+
+
 def test_a_delivery_sent_already_is_not_sent_again(make_channel, receiver, send):
     delivery = send(make_channel())
     from notifications import jobs
@@ -188,3 +205,32 @@ def test_the_delivery_log_in_the_api_shows_attempts_code_and_error(make_channel,
     (row,) = body["results"]
     assert (row["event"], row["state"], row["attempts"], row["response_code"]) == ("test", "pending", 1, 500)
     assert "HTTP 500" in row["last_error"]
+
+
+def test_a_delivery_whose_last_attempt_was_lost_with_its_worker_fails_with_the_reason(
+    make_channel, receiver, manager, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core import jobrunner
+    from notifications import jobs
+
+    delivery = services.send_test(make_channel(), actor=manager)  # queued, never picked up here
+    run = JobRun.objects.get(name="notifications.jobs.deliver")
+    long_ago = timezone.now() - timedelta(seconds=settings.JOB_LOST_AFTER + 60)
+    # The worker of the last attempt claimed the run, then was killed: no heartbeat since.
+    JobRun.objects.filter(pk=run.pk).update(
+        status="running", attempts=run.max_attempts, heartbeat_at=long_ago, worker="gone:1"
+    )
+    assert jobrunner.recover_lost_runs() == [run.pk]
+    assert JobRun.objects.get(pk=run.pk).status == "failed"
+
+    assert jobs.fail_abandoned_deliveries() == [delivery.pk]
+
+    delivery.refresh_from_db()
+    assert delivery.state == "failed" and delivery.finished_at is not None
+    assert "the job runner gave up: attempt" in delivery.last_error
+    assert "stopped answering" in delivery.last_error
+    assert jobs.fail_abandoned_deliveries() == []
