@@ -169,7 +169,9 @@ def test_gunicorn_workers_requests_add_up_in_one_scrape(tmp_path: Any) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(f"{base}/healthz", timeout=2)
+                # A long read timeout: a worker still importing the app answers late, and an
+                # answer given up on would still be counted, once too often.
+                requests.get(f"{base}/healthz", timeout=(2, 30))
                 break
             except requests.ConnectionError:
                 assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
