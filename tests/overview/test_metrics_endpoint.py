@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import django_rq
+import django_rq.settings
 import pytest
 import requests
 from django.utils import timezone
@@ -187,3 +189,23 @@ def test_gunicorn_workers_requests_add_up_in_one_scrape(tmp_path: Any) -> None:
         server.terminate()
         _, errors = server.communicate(timeout=30)
     assert server.returncode == 0, errors.decode()[-2000:]
+
+
+@pytest.mark.django_db
+def test_with_redis_down_the_scrape_still_answers_and_says_so(
+    client: Any, token: str, monkeypatch: Any
+) -> None:
+    JobRun.objects.create(name="builds.jobs.run_build", queue="builds", status=JobRun.Status.FAILED)
+    with socket.socket() as sock:  # a port nobody listens on: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    for config in django_rq.settings.QUEUES.values():
+        monkeypatch.setitem(config, "URL", dead)
+    answer = client.get("/metrics", **AUTH)
+    assert answer.status_code == 200
+    found = samples(answer.content)
+    assert value(found, "dashboard_metrics_source_up", source="redis") == 0
+    assert value(found, "dashboard_metrics_source_up", source="database") == 1
+    assert not any(name == "dashboard_queue_depth" for name, _ in found)
+    # The database's figures are still there.
+    assert value(found, "dashboard_job_failures_total", job="builds.jobs.run_build") == 1
