@@ -55,7 +55,18 @@ def test_without_a_configured_token_metrics_do_not_exist(client: Any, settings: 
 
 
 @pytest.mark.parametrize(
-    "header", [None, "Bearer wrong-token", f"Token {TOKEN}", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer"]
+    "header",
+    [
+        None,
+        "Bearer wrong-token",
+        f"Token {TOKEN}",
+        f"Basic {TOKEN}",
+        f"Bearer {TOKEN}x",
+        "Bearer",
+        "Bearer \u00e9t\u00e9",  # a header is latin-1 on the wire: not ASCII, still no 500
+        "Bearer " + "x" * 10_000,
+        "   ",
+    ],
 )
 def test_a_missing_or_wrong_token_is_a_401(client: Any, token: str, header: str | None) -> None:
     extra = {"HTTP_AUTHORIZATION": header} if header is not None else {}
