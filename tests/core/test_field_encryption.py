@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from builds.models import Application
@@ -58,6 +58,38 @@ def test_rotation_with_reencrypt(application, settings):
 
     settings.FIELD_ENCRYPTION_KEYS = keys(new)  # the old key dropped
     assert Application.objects.get(pk=application.pk).webhook_secret == SECRET
+
+
+def test_reencrypt_stopped_half_way_finishes_when_run_again(application, settings):
+    """A row it cannot read stops it after the rows before were done; run again, it does the rest only."""
+    old, retired, new = crypto.new_key(), crypto.new_key(), crypto.new_key()
+    second = Application.objects.get(pk=application.pk)
+    second.pk, second.name, second.image_repository = None, "second-app", "second-app"
+    second.save()
+    settings.FIELD_ENCRYPTION_KEYS = keys(old)
+    Application.objects.filter(pk=application.pk).update(webhook_secret=SECRET)
+    settings.FIELD_ENCRYPTION_KEYS = keys(retired)
+    Application.objects.filter(pk=second.pk).update(webhook_secret=SECRET + "-2")
+
+    settings.FIELD_ENCRYPTION_KEYS = keys(new, old)  # the retired key forgotten: the second row fails
+    with pytest.raises(CommandError, match=f"key id {crypto.key_id(retired)}"):
+        call_command("reencrypt", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert raw("builds_application", "webhook_secret", application.pk).startswith(
+        f"fernet:{crypto.key_id(new)}:"
+    )
+    assert raw("builds_application", "webhook_secret", second.pk).startswith(
+        f"fernet:{crypto.key_id(retired)}:"
+    )
+
+    settings.FIELD_ENCRYPTION_KEYS = keys(new, old, retired)
+    call_command("reencrypt", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    settings.FIELD_ENCRYPTION_KEYS = keys(new)
+    assert Application.objects.get(pk=application.pk).webhook_secret == SECRET
+    assert Application.objects.get(pk=second.pk).webhook_secret == SECRET + "-2"
+    audited = AuditEvent.objects.filter(action="application.reencrypted")
+    assert sorted(audited.values_list("object_id", flat=True)) == sorted(
+        [str(application.pk), str(second.pk)]
+    )
 
 
 def test_a_value_of_a_retired_key_names_the_key(application, settings):

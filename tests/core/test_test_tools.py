@@ -16,14 +16,28 @@ def test_a_missing_shared_tool_fails_in_ci_and_skips_elsewhere(monkeypatch):
         shared_tool_missing("the stand-in is absent")
 
 
-def test_a_missing_prometheus_fails_in_ci_and_skips_elsewhere(monkeypatch, request):
+def test_a_missing_prometheus_fails_in_ci_and_skips_elsewhere(monkeypatch, tmp_path):
     from tests.fixtures import prometheus
 
     monkeypatch.setattr(prometheus, "BINARY", "prometheus-that-is-not-installed")
     fixture = prometheus.prometheus.__wrapped__  # the fixture's own function
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match=r"prometheus is not installed.*fails the run"):
-        next(fixture(request.config.cache.mkdir("unused")))
+        next(fixture(tmp_path))
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="apt-get install -y prometheus"):
-        next(fixture(request.config.cache.mkdir("unused")))
+        next(fixture(tmp_path))
+
+
+def test_a_missing_oidc_provider_fails_in_ci_and_skips_elsewhere(monkeypatch, tmp_path):
+    from tests.fixtures import oidc
+
+    monkeypatch.setattr(oidc, "PACKAGE", tmp_path / "node_modules" / "oidc-provider")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(
+        pytest.fail.Exception, match=r"(node is not installed|oidc-provider is missing).*fails the run"
+    ):
+        oidc.start_provider([oidc.TEST_CLIENT_REDIRECT])
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match=r"nodejs|npm ci"):
+        oidc.start_provider([oidc.TEST_CLIENT_REDIRECT])

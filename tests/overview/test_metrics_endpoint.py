@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import django_rq
+import django_rq.settings
 import pytest
 import requests
 from django.utils import timezone
@@ -53,7 +55,18 @@ def test_without_a_configured_token_metrics_do_not_exist(client: Any, settings: 
 
 
 @pytest.mark.parametrize(
-    "header", [None, "Bearer wrong-token", f"Token {TOKEN}", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer"]
+    "header",
+    [
+        None,
+        "Bearer wrong-token",
+        f"Token {TOKEN}",
+        f"Basic {TOKEN}",
+        f"Bearer {TOKEN}x",
+        "Bearer",
+        "Bearer \u00e9t\u00e9",  # a header is latin-1 on the wire: not ASCII, still no 500
+        "Bearer " + "x" * 10_000,
+        "   ",
+    ],
 )
 def test_a_missing_or_wrong_token_is_a_401(client: Any, token: str, header: str | None) -> None:
     extra = {"HTTP_AUTHORIZATION": header} if header is not None else {}
@@ -169,7 +182,9 @@ def test_gunicorn_workers_requests_add_up_in_one_scrape(tmp_path: Any) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(f"{base}/healthz", timeout=2)
+                # A long read timeout: a worker still importing the app answers late, and an
+                # answer given up on would still be counted, once too often.
+                requests.get(f"{base}/healthz", timeout=(2, 30))
                 break
             except requests.ConnectionError:
                 assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
@@ -185,3 +200,23 @@ def test_gunicorn_workers_requests_add_up_in_one_scrape(tmp_path: Any) -> None:
         server.terminate()
         _, errors = server.communicate(timeout=30)
     assert server.returncode == 0, errors.decode()[-2000:]
+
+
+@pytest.mark.django_db
+def test_with_redis_down_the_scrape_still_answers_and_says_so(
+    client: Any, token: str, monkeypatch: Any
+) -> None:
+    JobRun.objects.create(name="builds.jobs.run_build", queue="builds", status=JobRun.Status.FAILED)
+    with socket.socket() as sock:  # a port nobody listens on: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    for config in django_rq.settings.QUEUES.values():
+        monkeypatch.setitem(config, "URL", dead)
+    answer = client.get("/metrics", **AUTH)
+    assert answer.status_code == 200
+    found = samples(answer.content)
+    assert value(found, "dashboard_metrics_source_up", source="redis") == 0
+    assert value(found, "dashboard_metrics_source_up", source="database") == 1
+    assert not any(name == "dashboard_queue_depth" for name, _ in found)
+    # The database's figures are still there.
+    assert value(found, "dashboard_job_failures_total", job="builds.jobs.run_build") == 1

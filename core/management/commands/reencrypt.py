@@ -27,7 +27,7 @@ class Command(BaseCommand):
             assert isinstance(field, crypto.EncryptedTextField) and pk_field is not None
             table, pk, column = quote(model._meta.db_table), quote(pk_field.attname), quote(field.attname)
             with connection.cursor() as cursor:
-                cursor.execute(f"SELECT {pk}, {column} FROM {table}")
+                cursor.execute(f"SELECT {pk}, {column} FROM {table} ORDER BY {pk}")  # progress in pk order
                 stale = [
                     key for key, value in cursor.fetchall() if value and crypto.needs_reencryption(value)
                 ]
