@@ -49,11 +49,10 @@ def timeline(request: HttpRequest, name: str) -> HttpResponse:
     until = timezone.now()
     since = until - timedelta(days=days)
     error, at = "", None
-    if request.GET.get("at"):
-        try:
-            at = history.parse_instant(request.GET["at"])
-        except ServiceError as exc:
-            error = exc.message
+    try:
+        at = history.instant_param(request.GET, "at")
+    except ServiceError as exc:
+        error = exc.message
     environments = list(application.environments.order_by("order", "name"))
     bands = [_band(env, since, until, at) for env in environments]
     context = {
@@ -103,8 +102,7 @@ def environment_diff(request: HttpRequest) -> HttpResponse:
     old_env = _environment(params["from"])
     new_env = _environment(params["to"]) if params.get("to") else old_env
     try:
-        old_at = history.parse_instant(params["from_at"], name="from_at") if params.get("from_at") else None
-        new_at = history.parse_instant(params["to_at"], name="to_at") if params.get("to_at") else None
+        old_at, new_at = history.instant_param(params, "from_at"), history.instant_param(params, "to_at")
     except ServiceError as exc:
         context = {"error": exc.message, "old_env": old_env, "new_env": new_env, "choices": _choices(old_env)}
         return render(request, "overview/diff.html", context, status=400)

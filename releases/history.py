@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -10,6 +12,10 @@ from django.utils import timezone
 from core.errors import ServiceError
 from models_registry.models import ModelVersion
 from releases.models import Environment, RunPeriod
+
+# Nothing ran before this; an earlier instant (year 1 with an offset east of UTC, say) would not
+# even convert to UTC or to the reader's time zone, and the page showing it would fail.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def periods() -> QuerySet[RunPeriod]:
@@ -40,8 +46,8 @@ def deployments_of(version: ModelVersion) -> QuerySet[RunPeriod]:
 
 
 def parse_instant(text: str, *, name: str = "at", now: datetime | None = None) -> datetime:
-    """An ISO 8601 instant from a query string; without an offset it is UTC. Not one, or one in
-    the future (nothing has run there yet), is a ServiceError naming the parameter."""
+    """An ISO 8601 instant from a query string; without an offset it is UTC. Not one, one in the
+    future (nothing has run there yet) or one before 1970 is a ServiceError naming the parameter."""
     try:
         instant = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -52,4 +58,16 @@ def parse_instant(text: str, *, name: str = "at", now: datetime | None = None) -
         instant = instant.replace(tzinfo=UTC)
     if instant > (now or timezone.now()):
         raise ServiceError(f"{name} is in the future: history only answers for the past.", field=name)
+    try:
+        too_early = instant.astimezone(UTC) < EARLIEST
+    except OverflowError:
+        too_early = True
+    if too_early:
+        raise ServiceError(f"{name} is before 1970: nothing ran then.", field=name)
     return instant
+
+
+def instant_param(params: Mapping[str, Any], name: str) -> datetime | None:
+    """The instant query parameter ``name`` holds (see ``parse_instant``), or None when it is empty."""
+    text = params.get(name) or ""
+    return parse_instant(text, name=name) if text else None

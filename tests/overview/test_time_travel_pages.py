@@ -57,6 +57,9 @@ def test_a_bad_instant_on_the_timeline_is_said_not_a_500(client, scientist, appl
     assert "must be an ISO 8601 date-time" in page.content.decode()
     future = client.get(f"/applications/{application.name}/timeline/", {"at": "2999-01-01T00:00Z"})
     assert "in the future" in future.content.decode()
+    # Before year 1 in UTC: it cannot even be shown in the reader's time zone.
+    ancient = client.get(f"/applications/{application.name}/timeline/", {"at": "0001-01-01T00:00:00+01:00"})
+    assert ancient.status_code == 200 and "before 1970" in ancient.content.decode()
 
 
 def test_the_diff_page(client, scientist, application, ran):
@@ -70,6 +73,8 @@ def test_the_diff_page(client, scientist, application, ran):
     assert first.digest in page and second.digest in page
     assert f'href="/releases/{second.pk}/"' in page
     assert client.get("/environments/diff/", {"from": prod.pk, "to_at": "nonsense"}).status_code == 400
+    ancient = client.get("/environments/diff/", {"from": prod.pk, "from_at": "0001-01-01T00:00:00+01:00"})
+    assert ancient.status_code == 400 and "before 1970" in ancient.content.decode()
     assert client.get("/environments/diff/", {"from": 999999}).status_code == 404
     assert client.get("/environments/diff/").status_code == 400
 
