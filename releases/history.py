@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from core.errors import ServiceError
@@ -38,6 +39,45 @@ def running_at(environment: Environment, instant: datetime) -> RunPeriod | None:
         .order_by("-started_at", "-id")
         .first()
     )
+
+
+def _newest_per_environment(queryset: QuerySet[RunPeriod], limit: int) -> QuerySet[RunPeriod]:
+    """At most ``limit`` periods of each environment, newest first: one query for all of them."""
+    newest = Window(
+        RowNumber(), partition_by=[F("environment_id")], order_by=[F("started_at").desc(), F("id").desc()]
+    )
+    return (
+        queryset.annotate(newest=newest)
+        .filter(newest__lte=limit)
+        .order_by("environment_id", "-started_at", "-id")
+    )
+
+
+def overlapping(
+    environments: list[Environment], since: datetime, until: datetime, *, limit: int
+) -> dict[int, list[RunPeriod]]:
+    """By environment id, the newest ``limit`` periods of each environment that ran between
+    ``since`` and ``until``, newest first (one query, whatever the number of environments)."""
+    found: dict[int, list[RunPeriod]] = {env.pk: [] for env in environments}
+    ran = (
+        periods()
+        .filter(environment__in=environments, started_at__lt=until)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=since))
+    )
+    for period in _newest_per_environment(ran, limit):
+        found[period.environment_id].append(period)
+    return found
+
+
+def running_at_each(environments: list[Environment], instant: datetime) -> dict[int, RunPeriod]:
+    """By environment id, what ran in each of ``environments`` at ``instant`` (``running_at`` for
+    many environments in one query); an environment where nothing had run yet is left out."""
+    ran = (
+        periods()
+        .filter(environment__in=environments, started_at__lte=instant)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=instant))
+    )
+    return {period.environment_id: period for period in _newest_per_environment(ran, 1)}
 
 
 def deployments_of(version: ModelVersion) -> QuerySet[RunPeriod]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from releases.models import RunPeriod
@@ -89,3 +91,35 @@ def test_the_version_page_says_where_the_version_ran(client, scientist, applicat
         and f'href="/releases/{second.pk}/">#{second.pk}' in page
     )
     assert "still runs" in page
+
+
+def test_the_timeline_reads_the_same_number_of_queries_whatever_the_number_of_environments(
+    client, scientist, application, ran
+):
+    client.force_login(scientist)
+    at = (timezone.now() - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    url = f"/applications/{application.name}/timeline/"
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url, {"at": at}).status_code == 200
+        return len(captured)
+
+    two = queries()
+    for n in range(3):
+        environment(application, f"extra-{n}", actor=SETUP, order=3 + n)
+    assert queries() == two
+
+
+def test_the_timeline_draws_only_the_newest_periods_of_a_busy_environment_and_says_so(
+    client, scientist, application, ran, monkeypatch
+):
+    monkeypatch.setattr("overview.history_views.SEGMENTS_PER_ENVIRONMENT", 1)
+    _staging, _prod, first, second = ran
+    client.force_login(scientist)
+
+    page = client.get(f"/applications/{application.name}/timeline/").content.decode()
+
+    assert page.count('class="segment') == 1
+    assert f'href="/releases/{second.pk}/"' in page and f'href="/releases/{first.pk}/"' not in page
+    assert page.count("Only the newest 1 releases are drawn") == 1  # staging; prod ran nothing
