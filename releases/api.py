@@ -17,7 +17,7 @@ from core import listing
 from core.api import HasRolePermission, query_id, query_text
 from core.errors import ForbiddenError, NotFoundError, ServiceError
 from core.http import signed_in
-from models_registry.models import ModelVersion
+from models_registry.queries import get_version
 from releases import dora, envdiff, history, services
 from releases.diff import release_diff
 from releases.models import Environment, FreezeWindow, Release, RunPeriod, Schedule
@@ -371,10 +371,7 @@ class VersionDeploymentsView(generics.ListAPIView):
     required_permissions = {"GET": VIEW_RELEASES}
 
     def get_queryset(self) -> QuerySet[RunPeriod]:
-        version = get_object_or_404(
-            ModelVersion, model__name=self.kwargs["name"], version=self.kwargs["number"]
-        )
-        return history.deployments_of(version)
+        return history.deployments_of(get_version(self.kwargs["name"], self.kwargs["number"]))
 
 
 DIFF_PARAMETERS = [
