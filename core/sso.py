@@ -125,8 +125,14 @@ class OIDCBackend(OIDCAuthenticationBackend):
         try:
             return super().authenticate(request, **kwargs)
         except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
             answer = exc.response.text[:200] if exc.response is not None else str(exc)
-            logger.warning("single sign-on: the provider refused the code: %s", answer)
+            logger.warning("single sign-on: the provider answered %s: %s", status, answer)
+            if status >= 500:  # its trouble, not the sign-in's: worth trying again
+                raise SignInRefused(
+                    f"{settings.OIDC_PROVIDER_NAME} is having trouble (HTTP {status}); try again later.",
+                    status=502,
+                ) from exc
             raise SignInRefused(
                 f"{settings.OIDC_PROVIDER_NAME} refused to complete the sign-in; start again."
             ) from exc
@@ -138,6 +144,16 @@ class OIDCBackend(OIDCAuthenticationBackend):
         except SuspiciousOperation as exc:
             logger.warning("single sign-on refused: %s", exc)
             raise SignInRefused(f"The sign-in was refused: {exc}") from exc
+
+    def get_token(self, payload: dict[str, Any]) -> Any:
+        """The token endpoint's answer, which the library reads with ``.get`` (so: an object)."""
+        try:
+            answer = super().get_token(payload)
+        except requests.JSONDecodeError as exc:  # before RequestException, which it also is
+            raise SuspiciousOperation("the provider's token answer is not JSON.") from exc
+        if not isinstance(answer, dict):
+            raise SuspiciousOperation("the provider's token answer is not a JSON object.")
+        return answer
 
     def verify_token(self, token: str, **kwargs: Any) -> Any:
         if not token:
@@ -177,7 +193,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
             raise SuspiciousOperation(
                 "the ID token is signed with a key the provider does not publish."
             ) from exc
-        except (KeyError, ValueError, jwt.PyJWTError) as exc:
+        except (KeyError, TypeError, ValueError, jwt.PyJWTError) as exc:  # TypeError: not a key set
             raise SuspiciousOperation("the provider's keys (JWKS) could not be read.") from exc
 
     def get_userinfo(self, access_token: str, id_token: str, payload: dict[str, Any]) -> dict[str, Any]:
