@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -49,13 +48,14 @@ def timeline(request: HttpRequest, name: str) -> HttpResponse:
     until = timezone.now()
     since = until - timedelta(days=days)
     error, at = "", None
-    if request.GET.get("at"):
-        try:
-            at = history.parse_instant(request.GET["at"])
-        except ServiceError as exc:
-            error = exc.message
+    try:
+        at = history.instant_param(request.GET, "at")
+    except ServiceError as exc:
+        error = exc.message
     environments = list(application.environments.order_by("order", "name"))
-    bands = [_band(env, since, until, at) for env in environments]
+    ran = history.overlapping(environments, since, until, limit=SEGMENTS_PER_ENVIRONMENT + 1)
+    ran_at = history.running_at_each(environments, at) if at else {}
+    bands = [_band(env, ran[env.pk], since, until, ran_at.get(env.pk)) for env in environments]
     context = {
         "application": application,
         "bands": bands,
@@ -70,13 +70,10 @@ def timeline(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "overview/timeline.html", context)
 
 
-def _band(environment: Environment, since: datetime, until: datetime, at: datetime | None) -> Band:
-    # One query per environment of one application: a handful, not a number that grows with rows.
-    rows = list(
-        history.timeline(environment)
-        .filter(started_at__lt=until)
-        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=since))[: SEGMENTS_PER_ENVIRONMENT + 1]
-    )
+def _band(
+    environment: Environment, rows: list[RunPeriod], since: datetime, until: datetime, ran: RunPeriod | None
+) -> Band:
+    """The segments of ``rows`` (newest first, one more than are drawn when there are more)."""
     cut = len(rows) > SEGMENTS_PER_ENVIRONMENT
     span = (until - since).total_seconds()
     hues: dict[Any, int] = {}
@@ -89,7 +86,6 @@ def _band(environment: Environment, since: datetime, until: datetime, at: dateti
         left = (start - since).total_seconds() / span * 100
         width = max((end - start).total_seconds() / span * 100, 0.3)
         segments.append(Segment(period, round(left, 3), round(min(width, 100 - left), 3), hue))
-    ran = history.running_at(environment, at) if at else None
     return Band(environment, segments, ran, cut)
 
 
@@ -103,8 +99,7 @@ def environment_diff(request: HttpRequest) -> HttpResponse:
     old_env = _environment(params["from"])
     new_env = _environment(params["to"]) if params.get("to") else old_env
     try:
-        old_at = history.parse_instant(params["from_at"], name="from_at") if params.get("from_at") else None
-        new_at = history.parse_instant(params["to_at"], name="to_at") if params.get("to_at") else None
+        old_at, new_at = history.instant_param(params, "from_at"), history.instant_param(params, "to_at")
     except ServiceError as exc:
         context = {"error": exc.message, "old_env": old_env, "new_env": new_env, "choices": _choices(old_env)}
         return render(request, "overview/diff.html", context, status=400)

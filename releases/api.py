@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -18,7 +17,7 @@ from core import listing
 from core.api import HasRolePermission, query_id, query_text
 from core.errors import ForbiddenError, NotFoundError, ServiceError
 from core.http import signed_in
-from models_registry.models import ModelVersion
+from models_registry.queries import get_version
 from releases import dora, envdiff, history, services
 from releases.diff import release_diff
 from releases.models import Environment, FreezeWindow, Release, RunPeriod, Schedule
@@ -357,10 +356,10 @@ class EnvironmentHistoryView(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[RunPeriod]:
         environment = get_object_or_404(Environment, pk=self.kwargs["pk"])
-        at = query_text(self.request.query_params, "at")
-        if not at:
+        at = history.instant_param(self.request.query_params, "at")
+        if at is None:
             return history.timeline(environment)
-        period = history.running_at(environment, history.parse_instant(at))
+        period = history.running_at(environment, at)
         return history.periods().filter(pk=period.pk) if period else RunPeriod.objects.none()
 
 
@@ -372,10 +371,7 @@ class VersionDeploymentsView(generics.ListAPIView):
     required_permissions = {"GET": VIEW_RELEASES}
 
     def get_queryset(self) -> QuerySet[RunPeriod]:
-        version = get_object_or_404(
-            ModelVersion, model__name=self.kwargs["name"], version=self.kwargs["number"]
-        )
-        return history.deployments_of(version)
+        return history.deployments_of(get_version(self.kwargs["name"], self.kwargs["number"]))
 
 
 DIFF_PARAMETERS = [
@@ -402,7 +398,7 @@ class EnvironmentDiffView(APIView):
         params = request.query_params
         old_env = _environment(query_id(params, "from"))
         new_env = _environment(query_id(params, "to")) if params.get("to") else old_env
-        old_at, new_at = (_instant(params, name) for name in ("from_at", "to_at"))
+        old_at, new_at = history.instant_param(params, "from_at"), history.instant_param(params, "to_at")
         result = envdiff.compare(envdiff.side(old_env, old_at), envdiff.side(new_env, new_at))
         return Response(EnvironmentDiffSerializer(result).data)
 
@@ -412,11 +408,6 @@ def _environment(pk: int) -> Environment:
     if environment is None:
         raise NotFoundError(f"No environment #{pk}.")
     return environment
-
-
-def _instant(params: Any, name: str) -> datetime | None:
-    text = query_text(params, name)
-    return history.parse_instant(text, name=name) if text else None
 
 
 @extend_schema(

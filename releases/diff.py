@@ -24,6 +24,28 @@ def metric_deltas(old: ModelVersion | None, new: ModelVersion | None) -> list[di
     return rows
 
 
+def commit_fields(commits: history.CommitRange) -> dict[str, Any]:
+    """A commit range as the ``commits*`` fields of a diff."""
+    return {
+        "commits": commits.commits,
+        "commits_truncated": commits.truncated,
+        "commits_note": commits.note,
+        "commits_error": commits.error,
+    }
+
+
+def version_fields(old: ModelVersion | None, new: ModelVersion | None) -> dict[str, Any]:
+    """The ``model_version`` and ``metrics`` fields of a diff from ``old`` to ``new``."""
+    return {
+        "model_version": {
+            "from": str(old) if old else None,
+            "to": str(new) if new else None,
+            "changed": old != new,
+        },
+        "metrics": metric_deltas(old, new),
+    }
+
+
 def release_diff(release: Release) -> dict[str, Any]:
     running = (
         release.previous_release
@@ -38,14 +60,6 @@ def release_diff(release: Release) -> dict[str, Any]:
         "running_release": running.pk if running else None,
         "digest": {"from": running.digest if running else None, "to": release.digest},
         "commit": {"from": running.commit if running else None, "to": release.commit},
-        "commits": commits.commits,
-        "commits_truncated": commits.truncated,
-        "commits_note": commits.note,
-        "commits_error": commits.error,
-        "model_version": {
-            "from": str(old_version) if old_version else None,
-            "to": str(release.model_version) if release.model_version else None,
-            "changed": old_version != release.model_version,
-        },
-        "metrics": metric_deltas(old_version, release.model_version),
+        **commit_fields(commits),
+        **version_fields(old_version, release.model_version),
     }

@@ -13,7 +13,7 @@ from typing import Any
 
 from builds import history as build_history
 from releases import history
-from releases.diff import metric_deltas
+from releases.diff import commit_fields, version_fields
 from releases.models import Environment, Release, RunPeriod
 
 BETWEEN_LIMIT = 50
@@ -71,28 +71,14 @@ def compare(old: Side, new: Side) -> dict[str, Any]:
         )
     else:
         commits = build_history.CommitRange(error="different applications: their commits are not comparable")
-    old_version = a.model_version if a else None
-    new_version = b.model_version if b else None
     return {
         "from": old.as_dict(),
         "to": new.as_dict(),
         "same_application": same_app,
         "notes": notes,
-        "digest": {
-            "from": a.digest if a else None,
-            "to": b.digest if b else None,
-            "changed": _digest(a) != _digest(b),
-        },
-        "commits": commits.commits,
-        "commits_truncated": commits.truncated,
-        "commits_note": commits.note,
-        "commits_error": commits.error,
-        "model_version": {
-            "from": str(old_version) if old_version else None,
-            "to": str(new_version) if new_version else None,
-            "changed": old_version != new_version,
-        },
-        "metrics": metric_deltas(old_version, new_version),
+        "digest": {"from": _digest(a), "to": _digest(b), "changed": _digest(a) != _digest(b)},
+        **commit_fields(commits),
+        **version_fields(a.model_version if a else None, b.model_version if b else None),
         "releases_between": [_between_entry(p) for p in between(old, new)],
     }
 

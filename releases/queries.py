@@ -25,7 +25,7 @@ def releases() -> QuerySet[Release]:
 def _search(queryset: QuerySet[Release], text: str) -> QuerySet[Release]:
     """A release number (#12 or 12), or the start of its commit or image digest."""
     text = text.lstrip("#")
-    if text.isdigit() and len(text) < 10:
+    if re.fullmatch(r"[0-9]{1,9}", text):  # not str.isdigit(): int() refuses "²", which it accepts
         return queryset.filter(pk=int(text))
     digest = text.removeprefix("sha256:").lower()
     if not re.fullmatch(r"[0-9a-f]{4,64}", digest):

@@ -160,6 +160,9 @@ class _Facts:
         if run is None:
             return []
         failed = max(run.attempts, 1)
-        error = run.error.split(": ", 1)[-1].splitlines()[0][:200] if run.error else "no reason recorded"
+        # The runner writes "attempt n of m failed, retrying at hh:mm:ss UTC: {exc}"; an exception
+        # without a message leaves nothing after the colon.
+        said = run.error.split(": ", 1)[-1].strip().splitlines()
+        error = said[0][:200] if said else "no reason recorded"
         due = max(0, round((run.run_after - self.now).total_seconds())) if run.run_after else 0
         return [f"job failed {failed} time{'s' if failed != 1 else ''}: {error}; next retry in {due} s"]

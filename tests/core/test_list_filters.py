@@ -43,6 +43,7 @@ def test_the_api_lists_filter_and_search(api, scientist, application, world):
     assert ids(api.get("/api/v1/releases/", {"q": two.commit[:8]})) == [second.pk]
     assert ids(api.get("/api/v1/releases/", {"q": one.digest[7:19]})) == [first.pk]
     assert ids(api.get("/api/v1/releases/", {"q": "not-hex!"})) == []
+    assert ids(api.get("/api/v1/releases/", {"q": "#\u00b2"})) == []  # a digit to str.isdigit, not to int()
     assert ids(api.get("/api/v1/images/", {"q": "v1.0"})) == [one.pk]
     assert ids(api.get("/api/v1/images/", {"q": two.digest[:20]})) == [two.pk]
     assert ids(api.get("/api/v1/images/", {"q": "(R$g_Æ"})) == []
@@ -77,6 +78,7 @@ def test_the_pages_filter_label_their_inputs_and_keep_filters_in_page_links(clie
     assert '<label for="filter-state">State</label>' in page and 'id="filter-state"' in page
     bad = client.get("/releases/", {"state": "lost"}).content.decode()
     assert "state must be one of" in bad and f'href="/releases/{second.pk}/"' in bad
+    assert client.get("/releases/", {"q": "\u00b2"}).status_code == 200
     images = client.get("/images/", {"q": "v1.0"}).content.decode()
     assert one.digest[:19] in images and two.digest[:19] not in images
     assert "fraud-model" not in client.get("/models/", {"q": "churn"}).content.decode()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from releases.models import RunPeriod
@@ -57,6 +59,9 @@ def test_a_bad_instant_on_the_timeline_is_said_not_a_500(client, scientist, appl
     assert "must be an ISO 8601 date-time" in page.content.decode()
     future = client.get(f"/applications/{application.name}/timeline/", {"at": "2999-01-01T00:00Z"})
     assert "in the future" in future.content.decode()
+    # Before year 1 in UTC: it cannot even be shown in the reader's time zone.
+    ancient = client.get(f"/applications/{application.name}/timeline/", {"at": "0001-01-01T00:00:00+01:00"})
+    assert ancient.status_code == 200 and "before 1970" in ancient.content.decode()
 
 
 def test_the_diff_page(client, scientist, application, ran):
@@ -70,6 +75,8 @@ def test_the_diff_page(client, scientist, application, ran):
     assert first.digest in page and second.digest in page
     assert f'href="/releases/{second.pk}/"' in page
     assert client.get("/environments/diff/", {"from": prod.pk, "to_at": "nonsense"}).status_code == 400
+    ancient = client.get("/environments/diff/", {"from": prod.pk, "from_at": "0001-01-01T00:00:00+01:00"})
+    assert ancient.status_code == 400 and "before 1970" in ancient.content.decode()
     assert client.get("/environments/diff/", {"from": 999999}).status_code == 404
     assert client.get("/environments/diff/").status_code == 400
 
@@ -84,3 +91,35 @@ def test_the_version_page_says_where_the_version_ran(client, scientist, applicat
         and f'href="/releases/{second.pk}/">#{second.pk}' in page
     )
     assert "still runs" in page
+
+
+def test_the_timeline_reads_the_same_number_of_queries_whatever_the_number_of_environments(
+    client, scientist, application, ran
+):
+    client.force_login(scientist)
+    at = (timezone.now() - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    url = f"/applications/{application.name}/timeline/"
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url, {"at": at}).status_code == 200
+        return len(captured)
+
+    two = queries()
+    for n in range(3):
+        environment(application, f"extra-{n}", actor=SETUP, order=3 + n)
+    assert queries() == two
+
+
+def test_the_timeline_draws_only_the_newest_periods_of_a_busy_environment_and_says_so(
+    client, scientist, application, ran, monkeypatch
+):
+    monkeypatch.setattr("overview.history_views.SEGMENTS_PER_ENVIRONMENT", 1)
+    _staging, _prod, first, second = ran
+    client.force_login(scientist)
+
+    page = client.get(f"/applications/{application.name}/timeline/").content.decode()
+
+    assert page.count('class="segment') == 1
+    assert f'href="/releases/{second.pk}/"' in page and f'href="/releases/{first.pk}/"' not in page
+    assert page.count("Only the newest 1 releases are drawn") == 1  # staging; prod ran nothing

@@ -82,7 +82,15 @@ def test_what_ran_at_an_instant_and_the_whole_timeline(signed_in, application, t
 
 @pytest.mark.parametrize(
     ("at", "says"),
-    [("yesterday", "ISO 8601"), ("2026-13-45T00:00:00Z", "ISO 8601"), ("2999-01-01T00:00:00Z", "future")],
+    [
+        ("yesterday", "ISO 8601"),
+        ("2026-13-45T00:00:00Z", "ISO 8601"),
+        ("2026-01-01T00:00:00+99:00", "ISO 8601"),
+        ("a\x00b", "ISO 8601"),
+        ("2999-01-01T00:00:00Z", "future"),
+        ("0001-01-01T00:00:00+01:00", "before 1970"),
+        ("1969-12-31T23:59:59Z", "before 1970"),
+    ],
 )
 def test_a_bad_instant_is_a_400_saying_why(signed_in, application, at, says):
     env = environment(application, actor=SETUP)

@@ -103,6 +103,11 @@ def test_a_queued_release_waits_for_a_freeze_another_rollout_or_a_retry(path, ap
     said = reason(deploying)
     assert said[1].startswith("job failed 3 times: kubernetes: API server busy (HTTP 503); next retry in ")
 
+    JobRun.objects.update(
+        error="attempt 3 of 4 failed, retrying at 04:00:00 UTC: "
+    )  # an exception saying nothing
+    assert reason(deploying)[1].startswith("job failed 3 times: no reason recorded; next retry in ")
+
 
 def add_releases(path, application, version, count, start=0):
     staging, prod = path
