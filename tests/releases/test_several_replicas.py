@@ -119,7 +119,9 @@ def test_two_of_every_process_share_the_work_once_and_serve_the_same_state(
     each_schedule_slot_is_recorded_once(schedule, since)
 
     running = stack.everything()
-    assert len(running) >= 2 * 2 + 2 * 3 + 2  # gunicorn masters and their workers, RQ, schedulers
+    # gunicorn masters and their workers, the RQ workers but the one killed, the schedulers
+    # (work horses come and go with jobs, so they are not counted)
+    assert len(running) >= 2 * 2 + (2 * 3 - 1) + 2
     processes.stop_all()
     _, alive = psutil.wait_procs(running, timeout=10)
     assert alive == [], f"still running after the stack stopped: {alive}"
