@@ -165,6 +165,7 @@ def pages(seeded: Seeded) -> list[Page]:
         Page("/healthz", "public"),
         Page("/", "html"),
         Page(f"/?application={app}", "html"),
+        Page("/activity/", "html"),  # what the home page loads below the grid once it shows
         Page(f"/environments/{env}/", "html"),
         Page(f"/applications/{app}/timeline/?days=90", "html"),
         Page(f"/metrics/dora/?application={app}&days=90", "html"),

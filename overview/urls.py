@@ -5,6 +5,7 @@ from overview import dora_views, history_views, token_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("activity/", views.activity, name="activity"),
     path("applications/<name:name>/timeline/", history_views.timeline, name="timeline"),
     path("environments/diff/", history_views.environment_diff, name="environment-diff"),
     path("metrics/dora/", dora_views.dora_page, name="dora"),

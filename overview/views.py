@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.cache import cache
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -19,7 +20,7 @@ from builds.models import Application
 from core import listing
 from core.http import HtmxHttpRequest
 from core.models import AuditEvent, JobRun
-from core.roles import role_names
+from core.roles import request_role_names
 from models_registry.models import ModelVersion
 from overview import grid
 from overview.filters import JOB_FILTERS, AuditFilterForm
@@ -28,42 +29,53 @@ from releases.models import Release
 GRID_APPLICATIONS_PER_PAGE = 50
 
 
+@dataclass(frozen=True)
+class Overview:
+    """What every viewer of one filter and page of the grid sees: nothing in it is per user."""
+
+    grid_html: str
+    page_number: int
+    waiting_approvals: int
+
+
 @login_required
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    """The overview grid: applications by environments, refreshed in place every few seconds."""
-    if not role_names(request.user):
+    """The overview grid: applications by environments, refreshed in place every few seconds.
+
+    The page is the grid and little else, so that on-call can keep it open and poll it: recent
+    changes, model versions and jobs come in a second request (:func:`activity`) after it shows.
+    """
+    if not request_role_names(request):
         # Signed in, but nobody gave them a role yet: every page would refuse them; say why here.
         return render(request, "overview/no_role.html", status=403)
     application = request.GET.get("application", "").replace("\x00", "")[:100]
-    applications = Application.objects.order_by("name").only("name")
-    if application:
-        applications = applications.filter(name__icontains=application)
-    page = Paginator(applications, GRID_APPLICATIONS_PER_PAGE).get_page(request.GET.get("page"))
-    grid_html = _grid_html(request, page, application)
+    overview = _overview(request, application, _page_number(request.GET.get("page")))
     if request.htmx:
-        return HttpResponse(grid_html)
-    context = {
-        "grid_html": grid_html,
-        "page": page,
-        "application": application,
-        "recent_versions": ModelVersion.objects.select_related("model", "created_by").order_by("-created_at")[
-            :8
-        ],
-        "recent_jobs": JobRun.objects.all()[:8],
-        "recent_events": AuditEvent.objects.all()[:10],
-        "waiting_approvals": Release.objects.filter(state=Release.State.REQUESTED).count(),
-    }
+        return HttpResponse(overview.grid_html)
+    context = {"overview": overview, "grid_html": mark_safe(overview.grid_html), "application": application}
     return render(request, "overview/home.html", context)
 
 
-def _grid_html(request: HttpRequest, page: Page[Application], application: str) -> str:
-    """The grid's cells, rendered at most once per ``OVERVIEW_CACHE_SECONDS`` for all replicas
-    and viewers (the cells show nothing per user): many people polling every 5 s cost one render."""
+def _page_number(raw: str | None) -> int:
+    """The grid page asked for; anything that is not a small number is the first page."""
+    if raw and raw.isascii() and raw.isdecimal() and len(raw) <= 6:
+        return max(int(raw), 1)
+    return 1
+
+
+def _overview(request: HttpRequest, application: str, number: int) -> Overview:
+    """The grid's cells and counts, made at most once per ``OVERVIEW_CACHE_SECONDS`` for all
+    replicas and viewers: many people polling every 5 s cost one render, and a page view costs
+    a cache read instead of the queries and templates behind 200 cells."""
     seconds = settings.OVERVIEW_CACHE_SECONDS
-    key = "overview-grid:" + hashlib.sha256(f"{application}\n{page.number}".encode()).hexdigest()
+    key = "overview:" + hashlib.sha256(f"{application}\n{number}".encode()).hexdigest()
     cached = cache.get(key) if seconds else None
-    if cached is not None:
-        return mark_safe(cached)
+    if isinstance(cached, Overview):
+        return cached
+    applications = Application.objects.order_by("name").only("name")
+    if application:
+        applications = applications.filter(name__icontains=application)
+    page = Paginator(applications, GRID_APPLICATIONS_PER_PAGE).get_page(number)
     shown = list(page.object_list)
     columns, rows = grid.grid(shown, grid.cells(grid.environments().filter(application__in=shown)))
     context = {
@@ -73,10 +85,30 @@ def _grid_html(request: HttpRequest, page: Page[Application], application: str) 
         "application": application,
         "refreshed_at": timezone.now(),
     }
-    html = render_to_string("overview/_grid.html", context, request=request)
+    overview = Overview(
+        grid_html=str(render_to_string("overview/_grid.html", context, request=request)),
+        page_number=page.number,
+        waiting_approvals=Release.objects.filter(state=Release.State.REQUESTED).count(),
+    )
     if seconds:
-        cache.set(key, str(html), seconds)
-    return html
+        cache.set(key, overview, seconds)
+    return overview
+
+
+@login_required
+def activity(request: HtmxHttpRequest) -> HttpResponse:
+    """Below the grid, loaded after it: recent changes, the latest model versions, recent jobs."""
+    if not request_role_names(request):
+        return render(request, "overview/no_role.html", status=403)
+    context = {
+        "recent_versions": ModelVersion.objects.select_related("model", "created_by").order_by("-created_at")[
+            :8
+        ],
+        "recent_jobs": JobRun.objects.all()[:8],
+        "recent_events": AuditEvent.objects.all()[:10],
+    }
+    template = "overview/_activity.html" if request.htmx else "overview/activity.html"
+    return render(request, template, context)
 
 
 @login_required

@@ -21,6 +21,9 @@ def test_swagger_ui_and_htmx_pages_run_under_the_policy(page, login):
     page.wait_for_selector(".swagger-ui .information-container")  # its script ran: allowed
     page.goto("/jobs/")  # refreshed by htmx
     page.wait_for_timeout(2500)
+    page.goto("/")  # recent changes, model versions and jobs come by htmx once the grid shows
+    page.get_by_role("heading", name="Recent changes").wait_for()
+    assert page.locator("#activity").get_by_role("heading", name="Recent jobs").is_visible()
 
 
 def test_an_inline_script_is_blocked(new_page, login):

@@ -173,7 +173,13 @@ def test_recent_changes_read_as_field_changes_not_dicts(client, application, man
         after={"soak_minutes": 30, "auto_rollback": False, "name": "staging"},
     )
     client.force_login(scientist)
-    page = client.get("/").content.decode()
+    # The home page loads them below the grid once it shows; without htmx the URL is a page.
+    home = client.get("/").content.decode()
+    assert 'hx-get="/activity/" hx-trigger="load"' in home and "soak_minutes" not in home
+    fragment = client.get("/activity/", headers={"HX-Request": "true"}).content.decode()
+    assert fragment.startswith('<div id="activity">') and "<html" not in fragment
+    page = client.get("/activity/").content.decode()
+    assert "<html" in page and "Recent changes" in page and "Latest model versions" in page
     assert "{&#x27;" not in page and "{'" not in page
     assert (
         '<span class="field">soak_minutes</span>: <span class="old">0</span> → <span class="new">30</span>'
@@ -192,6 +198,7 @@ def test_recent_changes_read_as_field_changes_not_dicts(client, application, man
 def test_the_overview_needs_a_sign_in(api, client):
     assert api.get("/api/v1/overview/").status_code in (401, 403)
     assert client.get("/").status_code == 302
+    assert client.get("/activity/").status_code == 302
 
 
 def test_the_grid_shows_50_applications_at_a_time(client, application, churn_model, scientist):
