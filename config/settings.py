@@ -134,7 +134,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.authcache.CachedAuthenticationMiddleware",  # Django's, with the user cached for reads
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -216,7 +216,7 @@ if JOB_LOST_AFTER < 3 * JOB_HEARTBEAT_SECONDS:
 SCHEDULER_TICK_SECONDS = 1.0  # how often the scheduler process looks for due work
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT} for name in JOB_QUEUES}
 # Shared by every web replica: rate limits count across all of them.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": REDIS_URL}}
 # Tests run jobs in-process; see tests/conftest.py.
 RQ_SHOW_ADMIN_LINK = True
 
@@ -288,6 +288,11 @@ OVERVIEW_CACHE_SECONDS = env_int("OVERVIEW_CACHE_SECONDS", 3, minimum=0)
 
 # --- Auth, API -------------------------------------------------------------------------------
 LOGIN_URL = "login"
+# Sessions in Redis for reads, written through to the database (they survive a Redis restart).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Pages that only read take the user and their permissions from Redis for at most this many
+# seconds (0: from the database on every request); any change to roles drops them at once.
+AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 60, minimum=0, maximum=3600)
 # Sign-in by user name and password (the login form, the admin's, POST /api/v1/auth/token/).
 # Off: only single sign-on; API tokens already issued keep working.
 LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)

@@ -18,8 +18,10 @@ class CoreConfig(AppConfig):
         from axes.signals import user_locked_out
 
         import core.tokens  # noqa: F401  (registers the token scheme in the OpenAPI schema)
+        from core.authcache import connect_signals
         from core.roles import sync_roles
         from core.signin import record_lockout
 
         post_migrate.connect(sync_roles, dispatch_uid="dashboard.sync_roles")
         user_locked_out.connect(record_lockout, dispatch_uid="dashboard.record_lockout")
+        connect_signals()

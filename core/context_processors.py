@@ -4,11 +4,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from core.roles import role_names
+from core.roles import request_role_names
 
 
 def roles(request: HttpRequest) -> dict[str, Any]:
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return {"user_roles": []}
-    return {"user_roles": role_names(user)}
+    return {"user_roles": request_role_names(request)}

@@ -16,9 +16,19 @@ from core import audit
 from core.registry import declarations
 from core.rolenames import ADMIN_ROLE, ROLE_GROUPS
 
-__all__ = ["ADMIN_ROLE", "EVERYONE", "ROLE_CHOICES", "ROLE_GROUPS", "role_group", "role_names", "sync_roles"]
+__all__ = [
+    "ADMIN_ROLE",
+    "EVERYONE",
+    "ROLE_CHOICES",
+    "ROLE_GROUPS",
+    "request_role_names",
+    "role_group",
+    "role_names",
+    "sync_roles",
+]
 
 EVERYONE = "*"
+ROLE_NAMES_ATTRIBUTE = "_role_names"  # set by core.authcache on the users it caches
 ROLE_CHOICES = (*ROLE_GROUPS, ADMIN_ROLE)
 # core's own: everyone may read the audit trail and the job runs.
 PERMISSIONS = {EVERYONE: ["dashboard.view_auditevent", "dashboard.view_jobrun"]}
@@ -56,8 +66,22 @@ def role_group(role: str) -> Group | None:
     return Group.objects.get(name=ROLE_GROUPS[role])
 
 
+def request_role_names(request: Any) -> list[str]:
+    """The signed-in user's role names, read once per request (the view and the page's header
+    both ask)."""
+    names = getattr(request, ROLE_NAMES_ATTRIBUTE, None)
+    if names is None:
+        user = getattr(request, "user", None)
+        names = role_names(user) if user is not None and user.is_authenticated else []
+        setattr(request, ROLE_NAMES_ATTRIBUTE, names)
+    return list(names)
+
+
 def role_names(user: Any) -> list[str]:
-    """Human names of a user's roles, for display."""
+    """Human names of a user's roles, for display (kept on a user from core.authcache's cache)."""
+    remembered = getattr(user, ROLE_NAMES_ATTRIBUTE, None)
+    if remembered is not None:
+        return list(remembered)
     names = [group.name for group in user.groups.all() if group.name in ROLE_GROUPS.values()]
     if user.is_superuser:
         names.append("Admin")

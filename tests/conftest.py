@@ -74,6 +74,14 @@ def overview_rendered_each_time(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def users_read_each_time(settings: Any) -> None:
+    """Most tests run inside a transaction that never commits, so the signals that drop cached
+    sign-ins (on commit) never fire: users come from the database. tests/core/test_auth_cache.py
+    turns the cache on in committed transactions."""
+    settings.AUTH_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     """Users are created in most tests; the production hasher is slow on purpose."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
