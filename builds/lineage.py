@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from builds.models import COMMIT_PATTERN
 from integrations.images import labels as L
 from models_registry.models import ModelVersion
+
+VERSION_LABEL = re.compile(r"[0-9]{1,9}")  # within the database's integer, whatever the database
 
 
 def link_labels(labels: dict[str, str]) -> tuple[str, ModelVersion | None, str]:
@@ -18,8 +22,8 @@ def link_labels(labels: dict[str, str]) -> tuple[str, ModelVersion | None, str]:
     version = None
     if not name or not number:
         problems.append("no model name/version labels")
-    elif not number.isdigit():
-        problems.append(f"model version label {number!r} is not a number")
+    elif not VERSION_LABEL.fullmatch(number):  # not str.isdigit(): int() refuses "²", which it accepts
+        problems.append(f"model version label {number[:40]!r} is not a version number")
     else:
         version = (
             ModelVersion.objects.select_related("model").filter(model__name=name, version=int(number)).first()

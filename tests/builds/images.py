@@ -10,7 +10,9 @@ from integrations.images import labels
 from integrations.images.oci import ImageConfig, LayerSource, build_image
 
 
-def labelled_image(work: Path, *, commit: str, model: str, version: int, sha256: str, salt: str = "") -> Any:
+def labelled_image(
+    work: Path, *, commit: str, model: str, version: int | str, sha256: str, salt: str = ""
+) -> Any:
     app = work / "src" / "app"
     app.mkdir(parents=True, exist_ok=True)
     (app / "serve.py").write_text(f"print('serving {salt}')\n")

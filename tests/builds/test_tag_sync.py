@@ -48,6 +48,17 @@ def test_tag_sync_links_images_pushed_outside_the_product(tmp_path, application,
     assert ImageTag.objects.get(tag="latest").image.digest == moved.digest
 
 
+@pytest.mark.parametrize("label", ["\u00b2", "99999999999999999999", "-1", "1.0"])
+def test_an_image_with_a_version_label_that_is_no_version_is_kept_with_the_reason(
+    tmp_path, application, app_repo, churn_model, label
+):
+    push(tmp_path, "odd", commit=app_repo.head, version=label, sha256=churn_model.versions.get().sha256)
+    assert jobs.sync_image_tags()["images_new"] == 1
+    image = Image.objects.get()
+    assert image.model_version is None and image.commit == app_repo.head
+    assert image.lineage_problem == f"model version label {label!r} is not a version number"
+
+
 @pytest.mark.registry
 def test_tag_sync_against_the_distribution_registry(
     tmp_path, settings, distribution_registry_url, application, app_repo, churn_model
