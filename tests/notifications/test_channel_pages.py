@@ -47,6 +47,16 @@ def test_creating_a_channel_shows_the_made_secret_once(client, manager):
         assert "https://hooks.slack.com/services/…" in html
 
 
+def test_the_page_shown_after_creating_saves_to_the_channel_not_to_the_list(client, manager):
+    client.force_login(manager)
+    created = client.post(PAGE, form()).content.decode()
+    channel = NotificationChannel.objects.get()
+    # That page is answered at the list's URL: a form without an action would create a second channel.
+    assert f'<form method="post" action="{channel.get_absolute_url()}" class="card stack">' in created
+    client.post(channel.get_absolute_url(), form(name="ops-renamed"))
+    assert list(NotificationChannel.objects.values_list("name", flat=True)) == ["ops-renamed"]
+
+
 def test_saving_without_typing_the_secret_or_url_keeps_them(client, manager):
     client.force_login(manager)
     client.post(PAGE, form(secret="typed-secret-of-enough-length"))
