@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from builds.lookups import build_suggestions, releasable_builds
+from builds.models import Application
 from core import listing
 from core.converters import parse_id
 from core.errors import ServiceError
@@ -18,7 +20,14 @@ from core.http import HtmxHttpRequest, signed_in
 from core.widgets import render_suggestions
 from releases import rules, services, waiting
 from releases.diff import release_diff
-from releases.forms import DecisionForm, FreezeWindowForm, RequestReleaseForm, RollbackForm, ScheduleForm
+from releases.forms import (
+    DecisionForm,
+    EnvironmentForm,
+    FreezeWindowForm,
+    RequestReleaseForm,
+    RollbackForm,
+    ScheduleForm,
+)
 from releases.inbox import approval_refusals
 from releases.models import Environment, Release, RuleChange, Schedule
 from releases.queries import RELEASE_FILTERS, environments, releases
@@ -80,6 +89,64 @@ def environment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ],
     }
     return render(request, "releases/environment_detail.html", context)
+
+
+@login_required
+@permission_required("releases.add_environment", raise_exception=True)
+def environment_new(request: HttpRequest, name: str) -> HttpResponse:
+    application = get_object_or_404(Application, name=name)
+    form = EnvironmentForm(request.POST or None, application=application)
+    if request.method == "POST" and form.is_valid():
+        fields = {**form.service_fields(), "application": application, "name": form.cleaned_data["name"]}
+        try:
+            environment = services.create_environment(fields, actor=request.user)
+        except ServiceError as exc:
+            add_service_error(form, exc)
+        except ValidationError as exc:
+            _add_model_errors(form, exc)
+        else:
+            messages.success(request, f"Environment {environment} created.{_proposed_note(environment)}")
+            return redirect(environment)
+    context = {"form": form, "application": application, "environment": None}
+    return render(request, "releases/environment_form.html", context)
+
+
+@login_required
+@permission_required("releases.change_environment", raise_exception=True)
+def environment_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    environment = get_object_or_404(environments(), pk=pk)
+    form = EnvironmentForm(request.POST or None, application=environment.application, environment=environment)
+    if request.method == "POST" and form.is_valid():
+        try:
+            environment, _ = services.update_environment(
+                environment, form.service_fields(), actor=request.user
+            )
+        except ServiceError as exc:
+            add_service_error(form, exc)
+        except ValidationError as exc:
+            _add_model_errors(form, exc)
+        else:
+            messages.success(request, f"Settings of {environment} saved.{_proposed_note(environment)}")
+            return redirect(environment)
+    context = {"form": form, "application": environment.application, "environment": environment}
+    return render(request, "releases/environment_form.html", context)
+
+
+def _add_model_errors(form: EnvironmentForm, exc: ValidationError) -> None:
+    """The model's own checks (``full_clean`` in the service), on the fields they name."""
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
+    for field, texts in errors.items():
+        if field in form.fields:
+            form.add_error(field, texts)
+        else:
+            form.add_error(
+                None, [text if field == NON_FIELD_ERRORS else f"{field}: {text}" for text in texts]
+            )
+
+
+def _proposed_note(environment: Environment) -> str:
+    pending = environment.rule_changes.filter(state=RuleChange.State.PENDING).exists()
+    return " Weaker approval rules wait for a second person (shown below)." if pending else ""
 
 
 @login_required
