@@ -18,7 +18,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def cluster(make_user):
     return cluster_services.create_cluster(
-        {"name": "aks-prod", "server_url": "https://aks-prod.example.com", "auth_kind": "token", "token": "t0k"},
+        {
+            "name": "aks-prod",
+            "server_url": "https://aks-prod.example.com",
+            "auth_kind": "token",
+            "token": "t0k",
+        },
         actor=make_user("admin", "admin"),
     )
 
@@ -58,7 +63,8 @@ def test_a_release_manager_creates_a_kubernetes_environment_on_a_registered_clus
     assert inputs and not set(inputs) - set(re.findall(r'<label[^>]*\bfor="([^"]+)"', new))
 
     answer = client.post(
-        f"/applications/{application.name}/environments/new/", form(previous=str(staging.pk), soak_minutes="30")
+        f"/applications/{application.name}/environments/new/",
+        form(previous=str(staging.pk), soak_minutes="30"),
     )
     prod = Environment.objects.get(application=application, name="prod")
     assert answer.status_code == 302 and answer["Location"] == prod.get_absolute_url()
@@ -79,7 +85,12 @@ def test_editing_shows_the_settings_and_saves_a_change_with_its_audit(client, ap
         "prod",
         actor=manager,
         target_kind="kubernetes",
-        target_config={"cluster": "aks-prod", "namespace": "churn", "deployment": "web", "app_url": "https://x.io"},
+        target_config={
+            "cluster": "aks-prod",
+            "namespace": "churn",
+            "deployment": "web",
+            "app_url": "https://x.io",
+        },
     )
     client.force_login(manager)
     assert f'href="/environments/{prod.pk}/settings/"' in client.get(prod.get_absolute_url()).content.decode()
@@ -120,7 +131,9 @@ def test_editing_shows_the_settings_and_saves_a_change_with_its_audit(client, ap
         ({"target_kind": "local", "port": "", "target_config": ""}, "&quot;port&quot; is required"),
     ],
 )
-def test_bad_settings_are_form_errors_and_nothing_is_saved(client, application, manager, cluster, fields, error):
+def test_bad_settings_are_form_errors_and_nothing_is_saved(
+    client, application, manager, cluster, fields, error
+):
     client.force_login(manager)
     answer = client.post(f"/applications/{application.name}/environments/new/", form(**fields))
     assert answer.status_code == 200 and error in answer.content.decode()
@@ -153,7 +166,9 @@ def test_weaker_approval_rules_from_the_page_wait_for_a_second_person(client, ap
     assert RuleChange.objects.get(environment=prod, state="pending").changes["required_approvals"] == [2, 0]
 
 
-def test_only_roles_that_may_change_environments_see_or_use_the_forms(client, application, manager, scientist):
+def test_only_roles_that_may_change_environments_see_or_use_the_forms(
+    client, application, manager, scientist
+):
     prod = environment(application, "prod", actor=manager)
     client.force_login(scientist)
     assert "/settings/" not in client.get(prod.get_absolute_url()).content.decode()
