@@ -9,6 +9,7 @@ https://kubernetes.io/docs/reference/access-authn-authz/authentication/
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tempfile
 from dataclasses import dataclass, field
@@ -83,7 +84,14 @@ def _authenticate(cfg: client.Configuration, access: ClusterAccess) -> None:
     elif access.auth_kind == "in-cluster":
         kube_config.load_incluster_config(client_configuration=cfg)
     elif access.auth_kind == "azure":
-        cfg.api_key = {"authorization": f"Bearer {_azure_token(access.name)}"}
+
+        def bearer(configuration: client.Configuration) -> None:
+            configuration.api_key = {"authorization": f"Bearer {_azure_token(access.name)}"}
+
+        bearer(cfg)
+        # Asked before every request: the credential answers from its cache and renews the token
+        # before it expires, so a rollout that outlives one token (about an hour) keeps access.
+        cfg.refresh_api_key_hook = bearer  # type: ignore[assignment]  # the client declares it None
     else:
         raise PermanentError(f"cluster {access.name}: unknown auth kind {access.auth_kind!r}", system=SYSTEM)
 
@@ -94,13 +102,22 @@ def _azure_token(name: str) -> str:
     https://learn.microsoft.com/en-us/python/api/azure-identity/azure.identity.defaultazurecredential
     """
     from azure.core.exceptions import ClientAuthenticationError
-    from azure.identity import DefaultAzureCredential
 
     try:
-        return str(DefaultAzureCredential().get_token(AKS_SCOPE).token)
+        return str(azure_credential().get_token(AKS_SCOPE).token)
     except ClientAuthenticationError as e:
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise PermanentError(f"cluster {name}: no Azure token for AKS: {message}", system=SYSTEM) from e
+
+
+@functools.cache
+def azure_credential() -> Any:
+    """One DefaultAzureCredential per process: it keeps the tokens it got and renews each before
+    it expires, where a new one per request would ask Entra ID (or the identity endpoint) every time.
+    ``azure_credential.cache_clear()`` forgets it (tests that change the identity's environment)."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
 
 
 def _ca_file(pem: str) -> Path:

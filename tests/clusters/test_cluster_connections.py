@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import http.server
+import json
 import ssl
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from kubernetes import client, config
 from builds.models import Image
 from clusters import services as cluster_services
 from clusters.models import Cluster
+from integrations.deploy.kubernetes_access import azure_credential
 from releases import services
 from releases.models import Environment, Release
 from tests.fixtures.k8s import _deployment_body, _wait_available, digest_image, standin_class
@@ -239,3 +242,109 @@ def test_an_api_server_that_never_answers_fails_the_test_within_its_deadline(adm
     assert tested.check_state == "failed" and tested.checked_at is not None
     assert "did not answer in time" in tested.check_reason, tested.check_reason
     assert took < 4.0 + 2
+
+
+class IdentityEndpoint:
+    """A managed identity token endpoint (App Service protocol, which DefaultAzureCredential
+    reads from IDENTITY_ENDPOINT and IDENTITY_HEADER), handing out whatever token is current.
+    Each token expires within the five minutes the SDK renews ahead, so every ask reaches here."""
+
+    HEADER = "identity-header-" + "5" * 16
+
+    def __init__(self, token: str) -> None:
+        self.current, self.served = token, []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if (
+                    self.headers.get("X-IDENTITY-HEADER") != outer.HEADER
+                    or "resource=6dae42f8" not in self.path
+                ):
+                    self.send_response(400)
+                    self.end_headers()
+                    return
+                outer.served.append(outer.current)
+                expires = int(datetime.datetime.now(datetime.UTC).timestamp()) + 120
+                body = json.dumps(
+                    {
+                        "access_token": outer.current,
+                        "expires_on": str(expires),
+                        "token_type": "Bearer",
+                        "resource": "6dae42f8-4368-4678-94ff-3960e28e3630",
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/msi/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def identity(monkeypatch):
+    endpoint = IdentityEndpoint("aad-token-1-" + "a" * 20)
+    for name in (
+        "AZURE_CLIENT_ID",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_USERNAME",
+        "MSI_ENDPOINT",
+        "MSI_SECRET",
+        "IMDS_ENDPOINT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", endpoint.url)
+    monkeypatch.setenv("IDENTITY_HEADER", endpoint.HEADER)
+    azure_credential.cache_clear()
+    yield endpoint
+    azure_credential.cache_clear()
+    endpoint.server.shutdown()
+
+
+def test_an_aks_cluster_whose_token_is_renewed_mid_rollout_keeps_the_rollout_going(
+    standin, identity, application, churn_model, admin
+):
+    standin.token = identity.current
+    cluster = cluster_services.create_cluster(
+        {"name": "aks", "server_url": standin.url, "auth_kind": "azure"}, actor=admin
+    )
+    environment = environment_on(cluster, application, admin)
+    standin.sim.paused = True  # the rollout waits until the token has been replaced
+
+    def renew_the_token_once_the_deployment_is_patched() -> None:
+        deadline = time.monotonic() + 20
+        while not any(r["method"] == "PATCH" for r in standin.requests) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        identity.current = standin.token = "aad-token-2-" + "b" * 20  # the first one is refused now
+        time.sleep(0.5)
+        standin.sim.paused = False
+
+    renewer = threading.Thread(target=renew_the_token_once_the_deployment_is_patched)
+    renewer.start()
+    done = release(environment, churn_model, "v2", admin)
+    renewer.join()
+    assert done.state == "succeeded", done.state_reason
+    assert identity.served[0].startswith("aad-token-1") and identity.served[-1].startswith("aad-token-2")
+
+
+def test_an_aks_cluster_without_an_azure_identity_fails_the_release_saying_so(
+    standin, identity, application, churn_model, admin, monkeypatch
+):
+    monkeypatch.setenv("IDENTITY_HEADER", "not-the-header")  # the endpoint refuses to hand out tokens
+    azure_credential.cache_clear()
+    cluster = cluster_services.create_cluster(
+        {"name": "aks", "server_url": standin.url, "auth_kind": "azure"}, actor=admin
+    )
+    failed = release(environment_on(cluster, application, admin), churn_model, "v2", admin)
+    assert failed.state == "failed"
+    assert "cluster aks: no Azure token for AKS" in failed.state_reason
+    assert identity.served == [] and not any(r["method"] == "PATCH" for r in standin.requests)
