@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -14,7 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from builds.models import Application
 from core import listing
@@ -27,6 +29,7 @@ from overview.filters import JOB_FILTERS, AuditFilterForm
 from releases.models import Release
 
 GRID_APPLICATIONS_PER_PAGE = 50
+CAPTION = re.compile(r"<caption.*?</caption>", re.DOTALL)  # says when the grid was rendered
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Overview:
     grid_html: str
     page_number: int
     waiting_approvals: int
+    version: str  # changes when what the cells show changes, not with the render time
 
 
 @login_required
@@ -51,9 +55,25 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     application = request.GET.get("application", "").replace("\x00", "")[:100]
     overview = _overview(request, application, _page_number(request.GET.get("page")))
     if request.htmx:
-        return HttpResponse(overview.grid_html)
-    context = {"overview": overview, "grid_html": mark_safe(overview.grid_html), "application": application}
+        if request.GET.get("seen") == overview.version:
+            # The viewer's grid is current: no body, and htmx leaves the page (and screen
+            # readers) alone, instead of every open tab taking 150 KiB every five seconds.
+            return HttpResponse(status=204)
+        return HttpResponse(overview.grid_html + _seen(overview.version, out_of_band=True))
+    context = {
+        "overview": overview,
+        "grid_html": mark_safe(overview.grid_html),
+        "seen": _seen(overview.version),
+        "application": application,
+    }
     return render(request, "overview/home.html", context)
+
+
+def _seen(version: str, *, out_of_band: bool = False) -> SafeString:
+    """The grid version the page holds; each poll sends it (``hx-include``), each new grid
+    replaces it (``hx-swap-oob``)."""
+    oob = mark_safe(' hx-swap-oob="true"') if out_of_band else ""
+    return format_html('<input type="hidden" id="grid-seen" name="seen" value="{}"{}>', version, oob)
 
 
 def _page_number(raw: str | None) -> int:
@@ -85,10 +105,12 @@ def _overview(request: HttpRequest, application: str, number: int) -> Overview:
         "application": application,
         "refreshed_at": timezone.now(),
     }
+    html = str(render_to_string("overview/_grid.html", context, request=request))
     overview = Overview(
-        grid_html=str(render_to_string("overview/_grid.html", context, request=request)),
+        grid_html=html,
         page_number=page.number,
         waiting_approvals=Release.objects.filter(state=Release.State.REQUESTED).count(),
+        version=hashlib.sha256(CAPTION.sub("", html).encode()).hexdigest()[:16],
     )
     if seconds:
         cache.set(key, overview, seconds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.utils import timezone
 
@@ -241,3 +243,27 @@ def test_the_grid_is_rendered_once_per_cache_period_for_everyone(
     assert "running" in client.get("/?application=churn", headers={"HX-Request": "true"}).content.decode()
     settings.OVERVIEW_CACHE_SECONDS = 0
     assert "running" in client.get("/", headers={"HX-Request": "true"}).content.decode()
+
+
+def test_a_poll_that_holds_the_current_grid_gets_no_content_until_a_cell_changes(
+    client, path, application, churn_model, scientist, manager
+):
+    staging, _ = path
+    client.force_login(scientist)
+    page = client.get("/").content.decode()
+    seen = re.search(r'<input type="hidden" id="grid-seen" name="seen" value="([0-9a-f]{16})">', page)
+    assert seen and 'hx-include="#grid-seen"' in page
+    poll = {"page": 1, "seen": seen.group(1)}
+
+    unchanged = client.get("/", poll, headers={"HX-Request": "true"})  # rendered again: a later caption
+    assert unchanged.status_code == 204 and unchanged.content == b""
+
+    approved_release(staging, candidate(application, churn_model.versions.get(), "one"), scientist, manager)
+    changed = client.get("/", poll, headers={"HX-Request": "true"})
+    assert changed.status_code == 200 and "running" in changed.content.decode()
+    new = re.search(
+        r'id="grid-seen" name="seen" value="([0-9a-f]{16})" hx-swap-oob="true">$', changed.content.decode()
+    )
+    assert new and new.group(1) != seen.group(1)
+    assert client.get("/", {"seen": new.group(1)}, headers={"HX-Request": "true"}).status_code == 204
+    assert client.get("/", {"seen": "<script>"}, headers={"HX-Request": "true"}).status_code == 200
