@@ -7,7 +7,9 @@ the temporary directory is used (``/tmp`` is writable in the pods; the root is n
 directory is emptied when the server starts, so counts of a previous server never linger, and
 a worker that exits has its live gauges dropped.
 
-Imported by gunicorn's master before any worker imports the app: no Django here.
+Imported by gunicorn's master before any worker imports the app: no Django here. With
+``LOG_FORMAT=json`` gunicorn's own lines, the access log included, are JSON too
+(``config/gunicorn_logging.py``).
 """
 
 from __future__ import annotations
@@ -18,11 +20,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from config.gunicorn_logging import logconfig_dict as _logconfig_dict
+
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
 _made_here = not _metrics_dir
 if _made_here:
     _metrics_dir = tempfile.mkdtemp(prefix="dashboard-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir  # inherited by the workers
+
+
+# JSON lines like the app's when LOG_FORMAT=json (the image's default); gunicorn's own otherwise.
+_json_logging = _logconfig_dict(os.environ.get("LOG_FORMAT", "plain"), "INFO")
+if _json_logging is not None:
+    logconfig_dict = _json_logging
 
 
 def on_starting(server: Any) -> None:

@@ -14,12 +14,15 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import requests
 
 from core.logcontext import ContextFilter, JsonFormatter
 from core.models import JobRun
+from tests.core.test_runstack import free_port
 from tests.fixtures.shared import PROJECT_ROOT
 from tests.releases.conftest import run_jobs
 from tests.releases.helpers import candidate, environment
+from tests.support.processes import Processes, wait_for
 
 
 @contextmanager
@@ -108,3 +111,35 @@ def test_log_format_json_makes_every_line_one_json_object() -> None:
     assert line["logger"] == "dashboard.check"
     assert line["request_id"] == ""
     assert line["timestamp"].endswith("+00:00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_writes_its_own_lines_and_the_access_log_as_json_too(processes: Processes) -> None:
+    port = free_port()
+    web = processes.web(port, LOG_FORMAT="json")
+    wait_for(lambda: _answers(port), 60, f"gunicorn\n{processes.log()}")
+    answer = requests.get(
+        f"http://127.0.0.1:{port}/healthz?probe=1", headers={"X-Request-ID": "lb-77"}, timeout=10
+    )
+    request_id = answer.headers["X-Request-ID"]
+    assert request_id.startswith("lb-77")
+    processes.stop_all()
+
+    lines = [json.loads(line) for line in processes.log_of(web).splitlines() if line.strip()]
+    access = [
+        line for line in lines if line["logger"] == "gunicorn.access" and line["request_id"] == request_id
+    ]
+    assert len(access) == 1, lines
+    assert (
+        access[0]["method"] == "GET" and access[0]["path"] == "/healthz" and access[0]["query"] == "probe=1"
+    )
+    assert access[0]["status"] == 200 and isinstance(access[0]["duration_ms"], int)
+    assert access[0]["timestamp"].endswith("+00:00") and access[0]["level"] == "INFO"
+    assert any(line["logger"] == "gunicorn.error" and "Booting worker" in line["message"] for line in lines)
+
+
+def _answers(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False

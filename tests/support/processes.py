@@ -44,6 +44,7 @@ class Processes:
 
     def __init__(self, tmp_path: Path, redis_url: str) -> None:
         self.started: list[subprocess.Popen[bytes]] = []
+        self.names: dict[int, str] = {}
         self.logs = tmp_path / "process-logs"
         self.logs.mkdir(exist_ok=True)
         self.env = {
@@ -70,6 +71,7 @@ class Processes:
             stderr=subprocess.STDOUT,
         )
         self.started.append(process)
+        self.names[process.pid] = name
         return process
 
     def worker(self, *queues: str, **env: str) -> subprocess.Popen[bytes]:
@@ -87,6 +89,11 @@ class Processes:
         with override_settings(HOST="127.0.0.1", PORT=port, WEB_CONCURRENCY=1):
             argv = processes()["web"]
         return self.run(f"web-{len(self.started)}", argv, **env)
+
+    def log_of(self, process: subprocess.Popen[bytes]) -> str:
+        """What one started process wrote (stdout and stderr)."""
+        name = self.names[process.pid]
+        return (self.logs / f"{name}.log").read_text()
 
     def log(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.logs.iterdir()))
