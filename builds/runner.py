@@ -13,13 +13,11 @@ with the reason.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -29,6 +27,7 @@ from builds.history import RecordedHistory
 from builds.models import Application, Build, Image, ImageTag
 from core import adapters, jobrunner
 from core.errors import ServiceError
+from core.heartbeat import Heartbeat
 from core.redaction import web_url
 from integrations.buildservice.base import BuildRequest, BuildService, BuildState
 from integrations.errors import Cancelled, IntegrationError, PermanentError, TemporaryError
@@ -67,32 +66,16 @@ class BuildLog:
         Build.objects.filter(pk=self.build_id).update(**fields)
 
 
-class Heartbeat(threading.Thread):
+def build_heartbeat(build_id: int, every: float = 20.0) -> Heartbeat:
     """Beats the build's heartbeat while it runs, even through long silent steps.
 
     The stall recovery job requeues running builds whose heartbeat stopped: their worker died.
     """
 
-    def __init__(self, build_id: int, every: float = 20.0) -> None:
-        super().__init__(daemon=True, name=f"heartbeat-build-{build_id}")
-        self.build_id, self.every = build_id, every
-        self.stopped = threading.Event()
+    def beat() -> None:
+        Build.objects.filter(pk=build_id, state=Build.State.RUNNING).update(heartbeat_at=timezone.now())
 
-    def run(self) -> None:
-        try:
-            while not self.stopped.wait(self.every):
-                Build.objects.filter(pk=self.build_id, state=Build.State.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
-        finally:
-            connection.close()
-
-    def __enter__(self) -> Heartbeat:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopped.set()
+    return Heartbeat(f"heartbeat-build-{build_id}", every, beat)
 
 
 def cancel_requested(build_id: int) -> Callable[[], bool]:
@@ -141,7 +124,7 @@ def run_build(build_id: int) -> str:
         f"== build #{build.pk} attempt {build.attempt}: {build.application} @ {build.commit or build.requested} with {build.model_version}"
     )
     try:
-        with Heartbeat(build.pk):
+        with build_heartbeat(build.pk):
             if not build.commit and (existing := _resolve(build, log)):
                 return f"duplicate of build #{existing.pk}"
             image = _run(build, log)

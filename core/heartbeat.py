@@ -7,6 +7,7 @@ the release tick) sees a stale timestamp within seconds and hands the work to an
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
@@ -29,8 +30,13 @@ class Heartbeat(threading.Thread):
         self.interval = interval
         self.beat = beat
         self.stopped = threading.Event()
+        # The starter's context: its log lines carry the job, its object and request id too.
+        self.context = contextvars.copy_context()
 
     def run(self) -> None:
+        self.context.run(self._beat_until_stopped)
+
+    def _beat_until_stopped(self) -> None:
         try:
             while not self.stopped.wait(self.interval):
                 try:
