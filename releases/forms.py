@@ -22,7 +22,8 @@ class RequestReleaseForm(forms.Form):
     scheduled_for = forms.DateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Optional: deploy at this time (UTC) once approved.",
+        help_text="Optional: deploy at this time (UTC) once approved. A candidate still soaking in "
+        "the previous environment waits for the soak to end anyway.",
     )
     note = forms.CharField(
         required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})

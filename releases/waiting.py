@@ -56,7 +56,9 @@ class _Facts:
         facts.environments = Environment.objects.select_related("previous", "approver_group").in_bulk(ids)
         facts._count_approvals([r for r in releases if r.state == Release.State.REQUESTED])
         facts._find_freezes([r.environment_id for r in releases if r.state == Release.State.QUEUED])
-        facts._find_promotions([r for r in releases if r.state == Release.State.REQUESTED])
+        facts._find_promotions(
+            [r for r in releases if r.state in (Release.State.REQUESTED, Release.State.SCHEDULED)]
+        )
         facts._find_retries(
             [r.environment_id for r in releases if r.state in (Release.State.QUEUED, Release.State.DEPLOYING)]
         )
@@ -110,7 +112,10 @@ class _Facts:
         if release.state == Release.State.REQUESTED:
             return self._approvals(release, environment) + self._promotion(release, environment)
         if release.state == Release.State.SCHEDULED and release.scheduled_for:
-            return [f"scheduled for {release.scheduled_for:%Y-%m-%d %H:%M} UTC"]
+            # Approved while its candidate soaks in the previous environment: say that, not a time.
+            return self._promotion(release, environment) or [
+                f"scheduled for {release.scheduled_for:%Y-%m-%d %H:%M} UTC"
+            ]
         if release.state == Release.State.QUEUED:
             return self._queue(release, environment)
         if release.state == Release.State.DEPLOYING:

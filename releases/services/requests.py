@@ -29,7 +29,11 @@ def candidate(*, build: Build | None, image: Image | None) -> tuple[Image, Build
     return image, image.builds.filter(state=Build.State.SUCCEEDED).first()
 
 
-def check_candidate(environment: Environment, image: Image, *, now: datetime | None = None) -> None:
+def check_candidate(
+    environment: Environment, image: Image, *, now: datetime | None = None
+) -> datetime | None:
+    """Refuse a candidate this environment cannot take; returns when its soak time in the
+    previous environment ends, if that is still ahead (see :func:`check_promotion`)."""
     if image.application_id not in (None, environment.application_id):
         raise ServiceError(f"{image} belongs to {image.application}, not {environment.application}.")
     if image.model_version is None:
@@ -38,14 +42,18 @@ def check_candidate(environment: Environment, image: Image, *, now: datetime | N
         )
     if not image.model_version.is_releasable:
         raise ConflictError(f"{image.model_version.unusable_reason()}; it cannot be released.")
-    check_promotion(environment, image, now=now or timezone.now())
+    return check_promotion(environment, image, now=now or timezone.now())
 
 
-def check_promotion(environment: Environment, image: Image, *, now: datetime) -> None:
-    """The candidate must have succeeded in the previous environment, and soaked there long enough."""
+def check_promotion(environment: Environment, image: Image, *, now: datetime) -> datetime | None:
+    """The candidate must have succeeded in the previous environment, and soaked there long enough.
+
+    Not succeeded there: refused. Succeeded but still soaking: returns when the soak time ends
+    (the release may be requested and approved meanwhile, and deploys no earlier); else None.
+    """
     previous = environment.previous
     if previous is None:
-        return
+        return None
     passed = (
         Release.objects.filter(environment=previous, digest=image.digest, state=Release.State.SUCCEEDED)
         .order_by("finished_at")
@@ -54,10 +62,12 @@ def check_promotion(environment: Environment, image: Image, *, now: datetime) ->
     if passed is None or passed.finished_at is None:  # (a succeeded release always has finished_at)
         raise ConflictError(f"This image has not been released successfully to {previous.name} yet.")
     soaked_at = passed.finished_at + timedelta(minutes=environment.soak_minutes)
-    if soaked_at > now:
-        raise ConflictError(
-            f"It must run in {previous.name} until {soaked_at:%Y-%m-%d %H:%M} UTC (soak time)."
-        )
+    return soaked_at if soaked_at > now else None
+
+
+def _soak_refusal(environment: Environment, soaked_at: datetime) -> ConflictError:
+    previous = environment.previous.name if environment.previous else "the previous environment"
+    return ConflictError(f"It must run in {previous} until {soaked_at:%Y-%m-%d %H:%M} UTC (soak time).")
 
 
 def request_release(
@@ -71,9 +81,14 @@ def request_release(
     schedule: Any = None,
 ) -> Release:
     image, build = candidate(build=build, image=image)
-    check_candidate(environment, image)
+    soaked_at = check_candidate(environment, image)
     if scheduled_for is not None and scheduled_for <= timezone.now():
         raise ServiceError("The scheduled time is in the past.", field="scheduled_for")
+    if soaked_at is not None:
+        if schedule is not None:
+            raise _soak_refusal(environment, soaked_at)  # a schedule takes the next slot instead
+        # Approvals can be collected while it soaks; once approved it waits until the soak ends.
+        scheduled_for = max(scheduled_for or soaked_at, soaked_at)
     with transaction.atomic():
         release = Release.objects.create(
             environment=environment,
@@ -124,7 +139,9 @@ def change_candidate(
     if release.state not in (Release.State.REQUESTED, Release.State.APPROVED, Release.State.SCHEDULED):
         raise ConflictError(f"{release} is {release.state}; its candidate can no longer change.")
     image, build = candidate(build=build, image=image)
-    check_candidate(release.environment, image)
+    soaked_at = check_candidate(release.environment, image)
+    if soaked_at is not None and (release.scheduled_for is None or release.scheduled_for < soaked_at):
+        raise _soak_refusal(release.environment, soaked_at)
     with transaction.atomic():
         before = release.audit_state()
         Release.objects.filter(pk=release.pk).update(

@@ -8,8 +8,8 @@ from django.utils import timezone
 from core.errors import ConflictError, ForbiddenError
 from core.models import AuditEvent, JobRun
 from models_registry import services as model_services
-from releases import deployer, services
-from releases.models import Approval, Release
+from releases import deployer, jobs, services, waiting
+from releases.models import Approval, Release, Schedule
 from tests.releases.helpers import candidate, environment, mark_succeeded
 
 pytestmark = pytest.mark.django_db
@@ -127,10 +127,40 @@ def test_promotion_needs_success_in_the_previous_environment_and_soak_time(
     with pytest.raises(ConflictError, match="not been released successfully to staging"):
         services.request_release(prod, image=image, actor=scientist)
     mark_succeeded(services.request_release(staging, image=image, actor=scientist))
-    with pytest.raises(ConflictError, match="soak time"):
-        services.request_release(prod, image=image, actor=scientist)
     Release.objects.update(finished_at=timezone.now() - timedelta(minutes=31))
-    assert services.request_release(prod, image=image, actor=scientist).state == "requested"
+    released = services.request_release(prod, image=image, actor=scientist)
+    assert released.state == "requested" and released.scheduled_for is None
+
+
+def test_a_release_requested_while_its_candidate_soaks_is_approved_then_waits_for_the_soak_to_end(
+    application, staging, image, scientist, manager, make_user
+):
+    prod = environment(application, "prod", actor=manager, previous=staging, soak_minutes=30)
+    passed = services.request_release(staging, image=image, actor=scientist)
+    mark_succeeded(passed)
+    Release.objects.filter(pk=passed.pk).update(finished_at=timezone.now() - timedelta(minutes=7))
+    soaked_at = Release.objects.get(pk=passed.pk).finished_at + timedelta(minutes=30)
+
+    release = services.request_release(prod, image=image, actor=scientist)
+    assert (release.state, release.scheduled_for) == ("requested", soaked_at)
+    assert waiting.reasons([release])[release.pk][-1] == "soak: 23 min left in staging"
+    services.approve(release, actor=manager)
+    release.refresh_from_db()
+    assert release.state == "scheduled"  # approved, and not deployed before the soak ends
+    assert waiting.reasons([release])[release.pk] == ["soak: 23 min left in staging"]
+    jobs.tick()
+    assert Release.objects.get(pk=release.pk).state == "scheduled"
+
+    Release.objects.filter(pk=passed.pk).update(finished_at=timezone.now() - timedelta(minutes=31))
+    Release.objects.filter(pk=release.pk).update(scheduled_for=timezone.now() - timedelta(minutes=1))
+    jobs.tick()
+    assert Release.objects.get(pk=release.pk).state in ("queued", "deploying", "succeeded")
+    # A schedule takes its next slot instead of holding a release for the soak.
+    other = candidate(application, image.model_version, "img-b")
+    mark_succeeded(services.request_release(staging, image=other, actor=scientist))
+    schedule = Schedule.objects.create(environment=prod, cron="0 2 * * *", owner=make_user("owner"))
+    with pytest.raises(ConflictError, match="soak time"):
+        services.request_release(prod, image=other, actor=scientist, schedule=schedule)
 
 
 def test_one_deployment_at_a_time_in_order(staging, application, churn_model, scientist, manager):
