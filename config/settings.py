@@ -215,8 +215,17 @@ if JOB_LOST_AFTER < 3 * JOB_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("JOB_LOST_AFTER must be at least three JOB_HEARTBEAT_SECONDS")
 SCHEDULER_TICK_SECONDS = 1.0  # how often the scheduler process looks for due work
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT} for name in JOB_QUEUES}
-# Shared by every web replica: rate limits count across all of them.
-CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": REDIS_URL}}
+# Shared by every web replica: rate limits, sessions, sign-ins and the overview. Every page reads
+# it, so a Redis that stops answering fails a request within REDIS_TIMEOUT seconds (503) instead
+# of holding a web thread for good.
+REDIS_TIMEOUT = env_int("REDIS_TIMEOUT", 3, minimum=1, maximum=60)
+CACHES = {
+    "default": {
+        "BACKEND": "core.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT},
+    }
+}
 # Tests run jobs in-process; see tests/conftest.py.
 RQ_SHOW_ADMIN_LINK = True
 
