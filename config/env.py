@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -96,3 +97,14 @@ def parse_role_map(raw: str, roles: dict[str, str]) -> tuple[tuple[str, str], ..
             )
         pairs.append((group, role))
     return tuple(pairs)
+
+
+def with_query_defaults(url: str, **params: object) -> str:
+    """``url`` with each of ``params`` added to its query string unless it already sets it
+    (e.g. socket timeouts on a Redis URL, which redis-py reads from there). The part before
+    the ``?`` is kept as written: ``unix:///path`` must keep its empty host."""
+    base, _, query = url.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    given = {name for name, _ in pairs}
+    pairs += [(name, str(value)) for name, value in params.items() if name not in given]
+    return f"{base}?{urlencode(pairs)}" if pairs else base

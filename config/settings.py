@@ -27,6 +27,7 @@ from config.env import (
     env_str,
     parse_role_map,
     proxy_ssl_header,
+    with_query_defaults,
 )
 from core.crypto import new_key, parse_keys
 from core.rolenames import ROLE_GROUPS
@@ -214,11 +215,15 @@ JOB_LOST_AFTER = env_int("JOB_LOST_AFTER", 30, minimum=3, maximum=3600)
 if JOB_LOST_AFTER < 3 * JOB_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("JOB_LOST_AFTER must be at least three JOB_HEARTBEAT_SECONDS")
 SCHEDULER_TICK_SECONDS = 1.0  # how often the scheduler process looks for due work
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT} for name in JOB_QUEUES}
-# Shared by every web replica: rate limits, sessions, sign-ins and the overview. Every page reads
-# it, so a Redis that stops answering fails a request within REDIS_TIMEOUT seconds (503) instead
-# of holding a web thread for good.
+# Redis answers a web process within this many seconds, or the request fails (a page: 503) or the
+# job waits for the scheduler to push it again, instead of holding a web thread for good. RQ
+# workers raise it on their own connections above their blocking dequeue.
 REDIS_TIMEOUT = env_int("REDIS_TIMEOUT", 3, minimum=1, maximum=60)
+_QUEUES_URL = with_query_defaults(
+    REDIS_URL, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+)
+RQ_QUEUES = {name: {"URL": _QUEUES_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT} for name in JOB_QUEUES}
+# Shared by every web replica: rate limits, sessions, sign-ins and the overview.
 CACHES = {
     "default": {
         "BACKEND": "core.cache.RedisCache",

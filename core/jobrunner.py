@@ -31,6 +31,7 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from redis.exceptions import RedisError
 from rq.job import Job, JobStatus
 
 from core import audit, logcontext
@@ -81,8 +82,23 @@ def enqueue(
         request_id=_enqueuing_request_id(),
     )
     logger.info("job run %s (%s) queued on %s", run.pk, run.name, queue)
-    transaction.on_commit(lambda: push(run))
+    transaction.on_commit(lambda: _push_committed(run))
     return run
+
+
+def _push_committed(run: JobRun) -> None:
+    """Push a run whose row just committed. When Redis does not take it, what the caller did is
+    saved all the same: the run stays queued and the scheduler pushes it once Redis answers
+    (:func:`repush_vanished`), so the request that enqueued it does not fail after the fact."""
+    try:
+        push(run)
+    except RedisError as exc:
+        logger.warning(
+            "job run %s (%s) stays queued: Redis did not take it (%s); the scheduler pushes it again",
+            run.pk,
+            run.name,
+            exc,
+        )
 
 
 def _enqueuing_request_id() -> str:

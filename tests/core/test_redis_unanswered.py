@@ -3,11 +3,22 @@ instead of holding the web server's threads: sessions, sign-ins and the overview
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from config.env import with_query_defaults
+from core import jobrunner
+from core.models import JobRun
+from tests.jobsupport import sample_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +72,50 @@ def test_an_api_call_that_needs_redis_answers_503_as_json(api, redis_stops_answe
         "detail": "The dashboard's Redis (sessions, sign-ins, queues) does not answer; try again in a moment.",
         "status": 503,
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_work_whose_job_redis_does_not_take_is_saved_and_pushed_once_redis_answers(
+    settings, silent_redis, caplog
+):
+    saved = {name: dict(queue) for name, queue in settings.RQ_QUEUES.items()}
+    try:
+        for queue in settings.RQ_QUEUES.values():  # as settings.py builds it from REDIS_URL
+            queue["URL"] = with_query_defaults(silent_redis, socket_timeout=1, socket_connect_timeout=1)
+        began = time.monotonic()
+        with transaction.atomic():
+            run = jobrunner.enqueue(sample_jobs.add, 2, 3)
+        assert time.monotonic() - began < 5  # committed, then the push gave up: no exception
+    finally:
+        for name, queue in settings.RQ_QUEUES.items():
+            queue.update(saved[name])
+    assert JobRun.objects.get(pk=run.pk).status == "queued"
+    assert f"job run {run.pk} (tests.jobsupport.sample_jobs.add) stays queued" in caplog.text
+
+    assert jobrunner.repush_vanished(timezone.now() + timedelta(minutes=1)) == [run.pk]
+    run.refresh_from_db()
+    assert (run.status, run.result) == ("succeeded", 5)
+
+
+def test_the_settings_give_the_queues_and_the_cache_the_timeout(tmp_path):
+    script = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.RQ_QUEUES['deploys']['URL']); print(s.CACHES['default']['OPTIONS'])"
+    )
+    env = {
+        **os.environ,
+        "REDIS_URL": "rediss://:pw@redis.internal:6380/0?ssl_cert_reqs=none",
+        "REDIS_TIMEOUT": "7",
+    }
+    env.update(VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    queues, cache = done.stdout.splitlines()
+    assert queues == (
+        "rediss://:pw@redis.internal:6380/0?ssl_cert_reqs=none&socket_timeout=7&socket_connect_timeout=7"
+    )
+    assert cache == "{'socket_timeout': 7, 'socket_connect_timeout': 7}"
+    assert (
+        with_query_defaults("redis://r/0?socket_timeout=9", socket_timeout=3)
+        == "redis://r/0?socket_timeout=9"
+    )
