@@ -62,3 +62,16 @@ def test_the_settings_refuse_an_azure_store_without_credentials(tmp_path):
     )
     assert result.returncode != 0
     assert "MODEL_STORE=azure needs AZURE_STORAGE_CONNECTION_STRING" in result.stderr
+
+
+def test_every_variable_the_settings_read_is_in_the_readme_and_env_example():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = "\n".join(p.read_text() for p in (root / "config").glob("*.py"))
+    read = set(re.findall(r'env_(?:str|secret|bool|int|choice|list)\(\s*"([A-Z][A-Z0-9_]+)"', code))
+    assert {"REDIS_URL", "REDIS_TIMEOUT", "AUTH_CACHE_SECONDS", "OVERVIEW_CACHE_SECONDS"} <= read
+    readme, example = (root / "README.md").read_text(), (root / ".env.example").read_text()
+    assert sorted(name for name in read if f"`{name}`" not in readme) == []
+    assert sorted(name for name in read if not re.search(rf"^#.*\b{name}=", example, re.M)) == []
