@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.local import Local
 from django.conf import settings
 
 pytest_plugins = [
@@ -51,6 +52,12 @@ def redis_for_jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         queue["URL"] = url
         queue["ASYNC"] = False
     settings.CACHES["default"]["LOCATION"] = cache_url
+    # A cache opened before this (a test module's ``cache`` seen while collecting) would still
+    # point at the shared database: every worker must get its own, as Django does on CACHES changes.
+    from django.core.cache import caches, close_caches
+
+    close_caches()
+    caches._connections = Local()
     import django_rq
 
     django_rq.get_connection("default").flushdb()

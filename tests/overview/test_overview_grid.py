@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from builds.models import Application
 from core import audit
+from overview.views import grid_cache_key
 from releases import services
 from releases.models import Environment, Release
 from tests.releases.conftest import SETUP
@@ -267,3 +268,18 @@ def test_a_poll_that_holds_the_current_grid_gets_no_content_until_a_cell_changes
     assert new and new.group(1) != seen.group(1)
     assert client.get("/", {"seen": new.group(1)}, headers={"HX-Request": "true"}).status_code == 204
     assert client.get("/", {"seen": "<script>"}, headers={"HX-Request": "true"}).status_code == 200
+
+
+def test_a_poll_holding_the_cached_grid_reads_its_version_only(
+    client, path, scientist, settings, django_assert_max_num_queries
+):
+    from django.core.cache import cache  # not at module level: collecting it would open the cache early
+
+    settings.OVERVIEW_CACHE_SECONDS = 60
+    client.force_login(scientist)
+    seen = re.search(r'id="grid-seen" name="seen" value="([0-9a-f]{16})"', client.get("/").content.decode())
+    cache.delete(grid_cache_key("", 1))  # the grid itself gone: answering must not need it
+    with django_assert_max_num_queries(3):  # who is signed in (the auth cache is off in tests); no cells
+        answer = client.get("/", {"page": 1, "seen": seen.group(1)}, headers={"HX-Request": "true"})
+    assert answer.status_code == 204
+    assert cache.get(grid_cache_key("", 1)) is None  # and nothing rendered it again
