@@ -7,6 +7,7 @@ SQLite file (see ``TEST`` in the settings), and the queues because they get the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -116,7 +117,8 @@ def kill_with_work_horse(worker: subprocess.Popen[bytes]) -> None:
 
     horses = psutil.Process(worker.pid).children(recursive=True)
     for process in [*horses, psutil.Process(worker.pid)]:
-        process.send_signal(signal.SIGKILL)
+        with contextlib.suppress(psutil.NoSuchProcess):  # a work horse that just finished its job
+            process.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
     psutil.wait_procs(horses, timeout=10)
 
