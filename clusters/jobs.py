@@ -7,7 +7,6 @@ from django.utils import timezone
 from clusters import services
 from clusters.models import Cluster
 from core import adapters, jobrunner
-from core.models import JobRun
 
 
 def test_connection(cluster_id: int, namespace: str) -> str:
@@ -31,17 +30,11 @@ def test_connection(cluster_id: int, namespace: str) -> str:
 def fail_abandoned_tests() -> list[int]:
     """Periodic: a cluster whose latest connection test the job runner gave up on (the worker of
     its last attempt was lost) shows the test failed, with the reason, instead of "testing"."""
+    checking = Cluster.objects.filter(check_state=Cluster.CheckState.CHECKING)
     failed = []
-    for cluster in Cluster.objects.filter(check_state=Cluster.CheckState.CHECKING):
-        runs = JobRun.objects.filter(
-            name=jobrunner.dotted(test_connection), object_type="clusters.cluster", object_id=str(cluster.pk)
-        )
-        latest = runs.order_by("-pk").first()
-        if latest is None or latest.status != JobRun.Status.FAILED:
-            continue
-        still_checking = Cluster.objects.filter(pk=cluster.pk, check_state=Cluster.CheckState.CHECKING)
-        reason = f"the connection test was given up: {latest.error}"[:2000]
-        if still_checking.update(
+    for cluster, error in jobrunner.given_up_on(test_connection, checking):
+        reason = f"the connection test was given up: {error}"[:2000]
+        if checking.filter(pk=cluster.pk).update(
             check_state=Cluster.CheckState.FAILED,
             check_reason=reason,
             check_verbs={},

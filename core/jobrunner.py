@@ -23,12 +23,13 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import django_rq
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import CharField, F, OuterRef, Q, Subquery
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
@@ -99,6 +100,31 @@ def _push_committed(run: JobRun) -> None:
             run.name,
             exc,
         )
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def given_up_on(
+    func: Callable[..., Any] | str, objects: models.QuerySet[M], *, limit: int = 500
+) -> list[tuple[M, str]]:
+    """Those of ``objects`` whose newest run of ``func`` (enqueued with ``related=`` the object)
+    failed for good, with that run's error, oldest object first: one query, for the periodic
+    sweeps that close what a lost worker left open (a delivery pending, a test "testing")."""
+    newest = JobRun.objects.filter(
+        name=dotted(func),
+        object_type=objects.model._meta.label_lower,
+        object_id=Cast(OuterRef("pk"), CharField()),
+    ).order_by("-pk")
+    found = (
+        objects.annotate(
+            given_up_status=Subquery(newest.values("status")[:1]),
+            given_up_error=Subquery(newest.values("error")[:1]),
+        )
+        .filter(given_up_status=JobRun.Status.FAILED)
+        .order_by("pk")[:limit]
+    )
+    return [(obj, str(getattr(obj, "given_up_error", "") or "")) for obj in found]
 
 
 def _enqueuing_request_id() -> str:

@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.db.models import CharField, Exists, F, OuterRef
-from django.db.models.functions import Cast
+from django.db.models import F
 from django.utils import timezone
 
 from core import jobrunner
-from core.models import JobRun
 from integrations import notify
 from integrations.errors import IntegrationError, TemporaryError
 from notifications.models import Delivery
@@ -68,17 +66,12 @@ def _record(delivery: Delivery, state: str, *, code: int | None = None, exc: Exc
 def fail_abandoned() -> list[int]:
     """Fail, with the job runner's reason, pending deliveries whose job run it gave up on without
     the delivery hearing of it (the worker of the last attempt was lost). Idempotent."""
-    runs = JobRun.objects.filter(
-        name=jobrunner.dotted("notifications.jobs.deliver"),
-        object_type=Delivery._meta.label_lower,
-        status=JobRun.Status.FAILED,
-    )
-    gave_up = Exists(runs.filter(object_id=Cast(OuterRef("pk"), CharField())))
+    pending = Delivery.objects.filter(state=Delivery.State.PENDING)
     failed = []
-    for delivery in Delivery.objects.filter(gave_up, state=Delivery.State.PENDING)[:500]:
-        run = runs.filter(object_id=str(delivery.pk)).order_by("-pk").first()
-        why = f"the job runner gave up: {run.error if run else 'its job run failed'}"[:2000]
-        still_pending = Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.PENDING)
-        if still_pending.update(state=Delivery.State.FAILED, last_error=why, finished_at=timezone.now()):
+    for delivery, error in jobrunner.given_up_on("notifications.jobs.deliver", pending):
+        why = f"the job runner gave up: {error}"[:2000]
+        if pending.filter(pk=delivery.pk).update(
+            state=Delivery.State.FAILED, last_error=why, finished_at=timezone.now()
+        ):
             failed.append(delivery.pk)
     return failed

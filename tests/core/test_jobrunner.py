@@ -223,3 +223,29 @@ def test_a_queued_run_whose_redis_job_vanished_is_pushed_again(redis_for_jobs, r
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
     run.refresh_from_db()
     assert (run.status, run.result) == ("succeeded", 42)
+
+
+def test_given_up_on_reads_the_newest_run_of_that_job_for_each_object(make_user):
+    from django.contrib.auth import get_user_model
+
+    alice, bob, carol, dave = (make_user(name) for name in ("alice", "bob", "carol", "dave"))
+
+    def run(user, status, error="", func=sample_jobs.add):
+        JobRun.objects.create(
+            name=jobrunner.dotted(func),
+            queue="default",
+            object_type="auth.user",
+            object_id=str(user.pk),
+            status=status,
+            error=error,
+        )
+
+    run(alice, "failed", "the worker stopped answering")
+    run(bob, "failed", "an older attempt")
+    run(bob, "running")  # tried again since: not given up
+    run(carol, "succeeded")
+    run(dave, "failed", "another job's failure", func=sample_jobs.crash)
+
+    users = get_user_model().objects.all()
+    assert jobrunner.given_up_on(sample_jobs.add, users) == [(alice, "the worker stopped answering")]
+    assert jobrunner.given_up_on(sample_jobs.add, users.exclude(pk=alice.pk)) == []
