@@ -32,13 +32,7 @@ def timeline(environment: Environment) -> QuerySet[RunPeriod]:
 
 def running_at(environment: Environment, instant: datetime) -> RunPeriod | None:
     """The release that was running in ``environment`` at ``instant``, if any had started."""
-    return (
-        periods()
-        .filter(environment=environment, started_at__lte=instant)
-        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=instant))
-        .order_by("-started_at", "-id")
-        .first()
-    )
+    return running_at_each([environment], instant).get(environment.pk)
 
 
 def _newest_per_environment(queryset: QuerySet[RunPeriod], limit: int) -> QuerySet[RunPeriod]:
