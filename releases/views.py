@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,7 +17,7 @@ from builds.models import Application
 from core import listing
 from core.converters import parse_id
 from core.errors import ServiceError
-from core.forms import add_service_error, describe_errors
+from core.forms import add_service_error, add_validation_error, describe_errors
 from core.http import HtmxHttpRequest, signed_in
 from core.widgets import render_suggestions
 from releases import rules, services, waiting
@@ -96,19 +98,12 @@ def environment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def environment_new(request: HttpRequest, name: str) -> HttpResponse:
     application = get_object_or_404(Application, name=name)
     form = EnvironmentForm(request.POST or None, application=application)
-    if request.method == "POST" and form.is_valid():
+
+    def create() -> Environment:
         fields = {**form.service_fields(), "application": application, "name": form.cleaned_data["name"]}
-        try:
-            environment = services.create_environment(fields, actor=request.user)
-        except ServiceError as exc:
-            add_service_error(form, exc)
-        except ValidationError as exc:
-            _add_model_errors(form, exc)
-        else:
-            messages.success(request, f"Environment {environment} created.{_proposed_note(environment)}")
-            return redirect(environment)
-    context = {"form": form, "application": application, "environment": None}
-    return render(request, "releases/environment_form.html", context)
+        return services.create_environment(fields, actor=request.user)
+
+    return _environment_form(request, form, application, None, create, "created")
 
 
 @login_required
@@ -116,32 +111,35 @@ def environment_new(request: HttpRequest, name: str) -> HttpResponse:
 def environment_settings(request: HttpRequest, pk: int) -> HttpResponse:
     environment = get_object_or_404(environments(), pk=pk)
     form = EnvironmentForm(request.POST or None, application=environment.application, environment=environment)
+
+    def update() -> Environment:
+        return services.update_environment(environment, form.service_fields(), actor=request.user)[0]
+
+    return _environment_form(request, form, environment.application, environment, update, "saved")
+
+
+def _environment_form(
+    request: HttpRequest,
+    form: EnvironmentForm,
+    application: Application,
+    environment: Environment | None,
+    save: Callable[[], Environment],
+    done: str,
+) -> HttpResponse:
+    """The environment form page: on a valid POST ``save`` through the service, then show the
+    environment; a refusal or a model check shows on the form."""
     if request.method == "POST" and form.is_valid():
         try:
-            environment, _ = services.update_environment(
-                environment, form.service_fields(), actor=request.user
-            )
+            saved = save()
         except ServiceError as exc:
             add_service_error(form, exc)
         except ValidationError as exc:
-            _add_model_errors(form, exc)
+            add_validation_error(form, exc)
         else:
-            messages.success(request, f"Settings of {environment} saved.{_proposed_note(environment)}")
-            return redirect(environment)
-    context = {"form": form, "application": environment.application, "environment": environment}
+            messages.success(request, f"Environment {saved} {done}.{_proposed_note(saved)}")
+            return redirect(saved)
+    context = {"form": form, "application": application, "environment": environment}
     return render(request, "releases/environment_form.html", context)
-
-
-def _add_model_errors(form: EnvironmentForm, exc: ValidationError) -> None:
-    """The model's own checks (``full_clean`` in the service), on the fields they name."""
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
-    for field, texts in errors.items():
-        if field in form.fields:
-            form.add_error(field, texts)
-        else:
-            form.add_error(
-                None, [text if field == NON_FIELD_ERRORS else f"{field}: {text}" for text in texts]
-            )
 
 
 def _proposed_note(environment: Environment) -> str:
