@@ -24,6 +24,7 @@ from releases import services
 from releases.models import Environment, Release
 from tests.fixtures.k8s import _deployment_body, _wait_available, digest_image, standin_class
 from tests.releases.conftest import SETUP, free_port, run_jobs
+from tests.support.http_server import serving
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 TOKEN = "standin-token-" + "7" * 20
@@ -283,9 +284,7 @@ class IdentityEndpoint:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/msi/token"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.handler, self.url = Handler, ""
 
 
 @pytest.fixture
@@ -302,12 +301,13 @@ def identity(monkeypatch):
         "IMDS_ENDPOINT",
     ):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IDENTITY_ENDPOINT", endpoint.url)
-    monkeypatch.setenv("IDENTITY_HEADER", endpoint.HEADER)
+    with serving(endpoint.handler) as server:
+        endpoint.url = f"{server.url}/msi/token"
+        monkeypatch.setenv("IDENTITY_ENDPOINT", endpoint.url)
+        monkeypatch.setenv("IDENTITY_HEADER", endpoint.HEADER)
+        azure_credential.cache_clear()
+        yield endpoint
     azure_credential.cache_clear()
-    yield endpoint
-    azure_credential.cache_clear()
-    endpoint.server.shutdown()
 
 
 def test_an_aks_cluster_whose_token_is_renewed_mid_rollout_keeps_the_rollout_going(

@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from integrations.images.oci import unpack_image
 from integrations.registry import build_registry
 from integrations.registry.distribution import DistributionRegistry
 from tests.fixtures.registry import build_small_image, free_port
+from tests.support.http_server import serving
 
 pytestmark = pytest.mark.registry
 
@@ -146,11 +146,8 @@ def tampering_registry(small_image) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as server:
+        yield server.url
 
 
 def test_a_tampered_layer_fails_the_pull_and_leaves_no_file(

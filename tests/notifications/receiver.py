@@ -14,8 +14,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.http_server import serving
 
 HANG_SECONDS = 3.0
 
@@ -77,13 +79,6 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def running_receiver() -> Iterator[Receiver]:
     receiver = Receiver(url="")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
-    server.daemon_threads = True
-    server.block_on_close = False
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/dashboard/t0ken"
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
+    with serving(_handler(receiver)) as server:
+        receiver.url = f"{server.url}/hooks/dashboard/t0ken"
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()

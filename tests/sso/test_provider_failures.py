@@ -5,11 +5,10 @@ nobody is signed in. The provider is faked at the wire: an HTTP server with fixe
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +17,7 @@ from django.contrib.auth import get_user_model
 
 from tests.fixtures.oidc import configure_sso
 from tests.sso.helpers import start
+from tests.support.http_server import serving
 from tests.support.silent_server import SilentServer
 
 pytestmark = pytest.mark.django_db
@@ -45,13 +45,8 @@ def provider(answers: dict[str, tuple[int, Any]]) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as server:
+        yield server.url
 
 
 def come_back_with_a_code(client: Any, settings: Any, *, token: str, jwks: str) -> tuple[Any, float]:

@@ -9,12 +9,13 @@ Only for the permission report; deployments are tested against the stand-in.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.http_server import serving
 
 REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 VERSION = {
@@ -83,12 +84,6 @@ def access_review_server(
             status = {"allowed": allowed, **({} if allowed else {"reason": "RBAC: no rule grants it"})}
             self._answer(201, {**body, "status": status})
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as server:
+        state.url = server.url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from tests.support.http_server import serving
 
 HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
 
@@ -77,11 +78,5 @@ def _handler(root: Path, user: str, token: str) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def private_git_host(root: Path, user: str = "builder", token: str = "s3cret-token") -> Iterator[str]:
     """Serve ``root``'s repositories with basic auth; yields the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(root, user, token))
-    server.block_on_close = False
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_handler(root, user, token)) as server:
+        yield server.url

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.http_server import LocalServer, serving
 
 
 class _Refusing(BaseHTTPRequestHandler):
@@ -23,13 +24,7 @@ class _Refusing(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def refusing_server(status: int = 401) -> Iterator[ThreadingHTTPServer]:
+def refusing_server(status: int = 401) -> Iterator[LocalServer]:
     """A git smart-HTTP endpoint that answers ``status`` (set ``RequestHandlerClass.status`` to change it)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Refusing,), {"status": status}))
-    server.block_on_close = False  # git may leave a connection open; nothing to wait for
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
+    with serving(type("Handler", (_Refusing,), {"status": status})) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
