@@ -4,7 +4,6 @@ instead of holding the web server's threads: sessions, sign-ins and the overview
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,18 +18,16 @@ from config.env import with_query_defaults
 from core import jobrunner
 from core.models import JobRun
 from tests.jobsupport import sample_jobs
+from tests.support.silent_server import SilentServer
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def silent_redis() -> Iterator[str]:
-    """Accepts connections (the kernel completes them) and never answers a command."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
-    server.close()
+    """Accepts connections and never answers a command."""
+    with SilentServer() as server:
+        yield f"redis://127.0.0.1:{server.port}/0"
 
 
 @pytest.fixture
