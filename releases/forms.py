@@ -9,7 +9,7 @@ from builds.forms import BuildField
 from builds.lookups import releasable_builds
 from clusters.models import Cluster
 from core.limits import NOTE_MAX_LENGTH
-from releases.models import MINUTES_PER_YEAR, Environment, FreezeWindow, Schedule
+from releases.models import Environment, FreezeWindow, Schedule
 
 CHOICES_SHOWN = 200  # clusters and environments offered in a select, at most
 
@@ -62,26 +62,32 @@ class FreezeWindowForm(forms.ModelForm):
         }
 
 
-class EnvironmentForm(forms.Form):
+# The environment's own columns the form edits; their types, ranges and checks come from the model.
+ENVIRONMENT_FORM_FIELDS = (
+    "order",
+    "soak_minutes",
+    "required_approvals",
+    "allow_self_approval",
+    "approval_validity_hours",
+    "auto_rollback",
+    "rollout_timeout",
+    "target_kind",
+)
+
+
+class EnvironmentForm(forms.ModelForm):
     """An environment's settings on its page; the API takes the same fields, ``target_config`` whole.
 
-    The settings most environments need have fields of their own (a local process' port; a
+    The model's columns come from ``Environment`` (ranges and checks included). The target
+    settings most environments need have fields of their own (a local process' port; a
     registered cluster, namespace, Deployment and container for Kubernetes); any other target
-    setting goes in ``target_config`` as JSON. The service checks the result as the API's.
+    setting goes in ``target_config`` as JSON. The service checks the result as the API's; the
+    form never saves: views pass :meth:`service_fields` to the service.
     """
 
     LOCAL_FIELDS = ("port",)
     KUBERNETES_FIELDS = ("cluster", "namespace", "deployment", "container")
-    PLAIN_FIELDS = (
-        "order",
-        "soak_minutes",
-        "required_approvals",
-        "allow_self_approval",
-        "approval_validity_hours",
-        "auto_rollback",
-        "rollout_timeout",
-        "target_kind",
-    )
+    PLAIN_FIELDS = ENVIRONMENT_FORM_FIELDS
 
     GROUPS = (
         ("Promotion", ("name", "order", "previous", "soak_minutes")),
@@ -101,34 +107,15 @@ class EnvironmentForm(forms.Form):
         ),
     )
 
-    name = forms.CharField(max_length=40, help_text="e.g. dev, staging, prod: lower case, digits and dashes")
-    order = forms.IntegerField(
-        min_value=0,
-        max_value=10_000,
-        initial=0,
-        help_text="position in the promotion path (overview columns)",
-    )
+    class Meta:
+        model = Environment
+        fields = ("name", *ENVIRONMENT_FORM_FIELDS)
+        labels = {"target_kind": "Target"}
+        help_texts = {"name": "e.g. dev, staging, prod: lower case, digits and dashes"}
+
     previous = forms.ChoiceField(
         required=False, label="Previous environment", help_text="a candidate must have succeeded there first"
     )
-    soak_minutes = forms.IntegerField(
-        min_value=0,
-        max_value=MINUTES_PER_YEAR,
-        initial=0,
-        help_text="how long it must have run in the previous environment",
-    )
-    required_approvals = forms.IntegerField(min_value=0, max_value=10, initial=1)
-    allow_self_approval = forms.BooleanField(
-        required=False, help_text="may the requester approve their own release"
-    )
-    approval_validity_hours = forms.IntegerField(min_value=0, max_value=24 * 366, initial=24)
-    auto_rollback = forms.BooleanField(
-        required=False, initial=True, help_text="roll back to the previous release when a rollout fails"
-    )
-    rollout_timeout = forms.IntegerField(
-        min_value=1, max_value=24 * 3600, initial=600, help_text="seconds a rollout may take"
-    )
-    target_kind = forms.ChoiceField(label="Target", choices=Environment.TargetKind.choices)
     port = forms.IntegerField(
         required=False, min_value=1024, max_value=65535, help_text="local process: the port it answers on"
     )
@@ -153,11 +140,12 @@ class EnvironmentForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, application: Any, environment: Environment | None = None, **kwargs: Any
+        self, data: Any = None, *, application: Any, environment: Environment | None = None, **kwargs: Any
     ) -> None:
         if environment is not None:
             kwargs.setdefault("initial", self.initial_from(environment))
-        super().__init__(*args, **kwargs)
+        # Validating sets the values on ``environment`` in memory; the service reads the row again.
+        super().__init__(data, instance=environment, **kwargs)
         self.application = application
         if environment is not None:
             del self.fields["name"]  # an environment keeps its name: releases and history refer to it
@@ -188,8 +176,7 @@ class EnvironmentForm(forms.Form):
             if environment.target_kind == Environment.TargetKind.LOCAL
             else cls.KUBERNETES_FIELDS
         )
-        initial: dict[str, Any] = {name: getattr(environment, name) for name in cls.PLAIN_FIELDS}
-        initial.update({name: config.pop(name) for name in own if name in config})
+        initial: dict[str, Any] = {name: config.pop(name) for name in own if name in config}
         initial["previous"] = str(environment.previous_id or "")
         initial["target_config"] = config
         return initial
