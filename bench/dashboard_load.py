@@ -17,6 +17,10 @@ does (gunicorn, as a subprocess, on a free port), then for each page and API lis
 * the SQL queries of one request (in-process, Django's test Client against the same database);
 
 next to ``/healthz``, which touches nothing: the goal is an overview p95 within twice its p95.
+That goal is measured on its own at the end, with ``--goal-requests`` requests to each taken
+in turns, 20 at a time (20 to /healthz, 20 to /, …, each over its own keep-alive connection):
+on a shared machine a busy moment then slows both rather than only the one measured at that
+moment, and 40 samples are too few for a p95.
 Everything it started and wrote is removed at the end, also on Ctrl-C or an error.
 """
 
@@ -44,6 +48,7 @@ benchlib.use_repo_imports()
 USER, PG_DB_NAME, TIMEOUT = "bench", "bench_dashboard", 120
 PEOPLE = 12  # who requests and approves the seeded releases
 GOAL_RATIO = 2.0  # overview p95 at most this many times the /healthz p95
+GOAL_TURN = 20  # requests to one URL before the goal's measurement turns to the other
 # Besides benchlib's: variables that would point the web server elsewhere or change its limits.
 INHERITED_TO_DROP = ("BEHIND_TLS_PROXY", "ALLOWED_HOSTS", "HOST", "PORT")
 
@@ -58,12 +63,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=40, help="timed requests per URL and phase")
     parser.add_argument("--clients", type=int, default=4, help="clients at once in the concurrent phase")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
+    parser.add_argument(
+        "--goal-requests",
+        type=int,
+        default=400,
+        help="requests to /healthz and to / each, in turns, for the goal",
+    )
     benchlib.add_stack_arguments(parser, PG_DB_NAME, "where the temporary VAR_DIR goes")
     args = parser.parse_args()
     if args.applications < 1 or args.models < 1 or args.model_versions < args.models:
         parser.error("needs at least one application, one model and one version per model")
-    if args.requests < 2 or args.clients < 1:
-        parser.error("--requests must be at least 2 and --clients at least 1")
+    if args.requests < 2 or args.clients < 1 or args.goal_requests < GOAL_TURN:
+        parser.error(
+            f"--requests must be at least 2, --clients at least 1 and --goal-requests at least {GOAL_TURN}"
+        )
     return args
 
 
@@ -264,6 +277,29 @@ def measure(args: argparse.Namespace, base: str, credentials: Credentials, seede
     return figures
 
 
+@dataclass(frozen=True)
+class Goal:
+    requests: int  # to each URL
+    healthz_p95_ms: float
+    overview_p95_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return self.overview_p95_ms / self.healthz_p95_ms
+
+
+def measure_goal(base: str, credentials: Credentials, count: int) -> Goal:
+    """The overview's p95 against /healthz's, ``GOAL_TURN`` requests to each in turns."""
+    turns = count // GOAL_TURN
+    healthz_session, overview_session = credentials.session("public"), credentials.session("html")
+    baseline = sequential(healthz_session, f"{base}/healthz", 0)[0]  # connects and warms, no samples
+    overview = sequential(overview_session, f"{base}/", 0)[0]
+    for _ in range(turns):
+        baseline += [timed_get(healthz_session, f"{base}/healthz")[0] for _ in range(GOAL_TURN)]
+        overview += [timed_get(overview_session, f"{base}/")[0] for _ in range(GOAL_TURN)]
+    return Goal(turns * GOAL_TURN, percentile(baseline, 95) * 1000, percentile(overview, 95) * 1000)
+
+
 # --- Report ----------------------------------------------------------------------------------
 
 
@@ -291,12 +327,14 @@ def print_table(figures: list[Figures], args: argparse.Namespace) -> None:
             f"{f.path:<50}{f.p50_ms:>8.1f}{f.p95_ms:>8.1f}{f.rate:>8.1f}{f.concurrent_rate:>11.1f}"
             f"{f.concurrent_p95_ms:>9.1f}{f.queries:>8}{f.kbytes:>7.1f}{f.p95_ms / baseline:>11.1f}x"
         )
-    overview = next(f for f in figures if f.path == "/")
-    met = overview.p95_ms <= GOAL_RATIO * baseline
+
+
+def print_goal(goal: Goal) -> None:
+    met = goal.ratio <= GOAL_RATIO
     print(
-        f"\nGoal: overview (/) p95 <= {GOAL_RATIO:g} x /healthz p95: {overview.p95_ms:.1f} ms against "
-        f"{GOAL_RATIO:g} x {baseline:.1f} = {GOAL_RATIO * baseline:.1f} ms -> {'met' if met else 'NOT met'} "
-        f"({overview.p95_ms / baseline:.1f}x)"
+        f"\nGoal: overview (/) p95 <= {GOAL_RATIO:g} x /healthz p95, {goal.requests} requests to each in turns: "
+        f"{goal.overview_p95_ms:.1f} ms against {GOAL_RATIO:g} x {goal.healthz_p95_ms:.1f} = "
+        f"{GOAL_RATIO * goal.healthz_p95_ms:.1f} ms -> {'met' if met else 'NOT met'} ({goal.ratio:.2f}x)"
     )
 
 
@@ -326,8 +364,11 @@ def run(args: argparse.Namespace, workdir: Path, cleanups: contextlib.ExitStack)
     credentials = Credentials(browser_cookies(base, password), api_token(base, password))
     print("Measuring:", flush=True)
     figures = measure(args, base, credentials, seeded)
+    print("  /healthz and / in turns", flush=True)
+    goal = measure_goal(base, credentials, args.goal_requests)
     print_seed(seeded)
     print_table(figures, args)
+    print_goal(goal)
     print_load("\nafter")
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -26,20 +25,14 @@ from core.roles import request_role_names
 from models_registry.models import ModelVersion
 from overview import grid
 from overview.filters import JOB_FILTERS, AuditFilterForm
+from overview.homecache import Grids, Overview, Pages
 from releases.models import Release
 
 GRID_APPLICATIONS_PER_PAGE = 50
+GRIDS_KEPT = 16  # grids (filters and pages) each web process keeps a copy of
+PAGES_KEPT = 64  # home pages (viewer kinds x grids) each web process keeps, 150 KiB each at most
 CAPTION = re.compile(r"<caption.*?</caption>", re.DOTALL)  # says when the grid was rendered
-
-
-@dataclass(frozen=True)
-class Overview:
-    """What every viewer of one filter and page of the grid sees: nothing in it is per user."""
-
-    grid_html: str
-    page_number: int
-    waiting_approvals: int
-    version: str  # changes when what the cells show changes, not with the render time
+grids, pages = Grids(GRIDS_KEPT), Pages(PAGES_KEPT)
 
 
 @login_required
@@ -55,7 +48,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     application = request.GET.get("application", "").replace("\x00", "")[:100]
     number = _page_number(request.GET.get("page"))
     seen = request.GET.get("seen")
-    if request.htmx and seen and seen == cache.get(grid_cache_key(application, number) + ":version"):
+    if request.htmx and seen and seen == grids.version(grid_cache_key(application, number)):
         return HttpResponse(status=204)  # as below, without reading the 150 KiB grid from Redis
     overview = _overview(request, application, number)
     if request.htmx:
@@ -70,7 +63,13 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         "seen": _seen(overview.version),
         "application": application,
     }
-    return render(request, "overview/home.html", context)
+    if not settings.OVERVIEW_CACHE_SECONDS:
+        return render(request, "overview/home.html", context)
+
+    def render_page(extra: dict[str, Any]) -> HttpResponse:
+        return render(request, "overview/home.html", context | extra)
+
+    return pages.respond(request, overview, (application, overview.page_number), render_page)
 
 
 def _seen(version: str, *, out_of_band: bool = False) -> SafeString:
@@ -93,8 +92,8 @@ def _overview(request: HttpRequest, application: str, number: int) -> Overview:
     a cache read instead of the queries and templates behind 200 cells."""
     seconds = settings.OVERVIEW_CACHE_SECONDS
     key = grid_cache_key(application, number)
-    cached = cache.get(key) if seconds else None
-    if isinstance(cached, Overview):
+    cached = grids.get(key) if seconds else None
+    if cached is not None:
         return cached
     applications = Application.objects.order_by("name").only("name")
     if application:
@@ -110,20 +109,24 @@ def _overview(request: HttpRequest, application: str, number: int) -> Overview:
         "refreshed_at": timezone.now(),
     }
     html = str(render_to_string("overview/_grid.html", context, request=request))
+    waiting_approvals = Release.objects.filter(state=Release.State.REQUESTED).count()
+    # What the viewer sees, without the caption's render time: the same cells, the same version.
+    shown_state = f"{CAPTION.sub('', html)}\n{waiting_approvals}"
     overview = Overview(
         grid_html=html,
         page_number=page.number,
-        waiting_approvals=Release.objects.filter(state=Release.State.REQUESTED).count(),
-        version=hashlib.sha256(CAPTION.sub("", html).encode()).hexdigest()[:16],
+        waiting_approvals=waiting_approvals,
+        version=hashlib.sha256(shown_state.encode()).hexdigest()[:16],
     )
-    if seconds:  # the version alone too: a poll holding the current grid reads only that
-        cache.set_many({key: overview, f"{key}:version": overview.version}, seconds)
+    if seconds:
+        grids.put(key, overview, seconds)
     return overview
 
 
 def grid_cache_key(application: str, number: int) -> str:
     """Where one filter and page of the grid is cached (``…:version`` holds its version alone)."""
-    return "overview:" + hashlib.sha256(f"{application}\n{number}".encode()).hexdigest()
+    # Named after the Overview class's module: a grid pickled by an older release is not read back.
+    return "overview.homecache:" + hashlib.sha256(f"{application}\n{number}".encode()).hexdigest()
 
 
 @login_required

@@ -76,8 +76,13 @@ def empty_cache(redis_for_jobs: str) -> None:
 
 @pytest.fixture(autouse=True)
 def overview_rendered_each_time(settings: Any) -> None:
-    """Tests read the overview right after changing rows; its short cache has a test of its own."""
+    """Tests read the overview right after changing rows; its short cache has tests of its own,
+    which start without the copies an earlier test left in this process."""
+    from overview.views import grids, pages
+
     settings.OVERVIEW_CACHE_SECONDS = 0
+    grids.forget_copies()
+    pages.forget()
 
 
 @pytest.fixture(autouse=True)
