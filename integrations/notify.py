@@ -62,6 +62,26 @@ def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[s
     }
 
 
+def signature_problem(
+    secret: str, timestamp: str, given: str, body: bytes, *, now: float | None = None, max_age: int = 300
+) -> str | None:
+    """What is wrong with a message's ``X-Dashboard-Timestamp`` and ``X-Dashboard-Signature``
+    (as a receiver checks them), or None when they prove ``secret``'s holder sent ``body``
+    within ``max_age`` seconds of ``now``."""
+    if not given:
+        return "it is not signed"
+    if not (timestamp.isascii() and timestamp.isdecimal()):
+        return "its timestamp is missing or not a number"
+    age = (time.time() if now is None else now) - int(timestamp)
+    if abs(age) > max_age:
+        return (
+            f"its timestamp is {abs(age):.0f} s {'old' if age > 0 else 'ahead'} (at most {max_age} s allowed)"
+        )
+    if not hmac.compare_digest(signature(secret, int(timestamp), body), given):
+        return "its signature does not match the secret"
+    return None
+
+
 def post(
     url: str, body: bytes, *, secret: str = "", timeout: float, headers: dict[str, str] | None = None
 ) -> Sent:
