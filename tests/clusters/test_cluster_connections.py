@@ -11,6 +11,7 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -254,6 +255,7 @@ class IdentityEndpoint:
 
     def __init__(self, token: str) -> None:
         self.current, self.served = token, []
+        self.on_serve: Callable[[str], None] = lambda token: None  # called before a token is sent
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -265,6 +267,7 @@ class IdentityEndpoint:
                     self.send_response(400)
                     self.end_headers()
                     return
+                outer.on_serve(outer.current)
                 outer.served.append(outer.current)
                 expires = int(datetime.datetime.now(datetime.UTC).timestamp()) + 120
                 body = json.dumps(
@@ -324,7 +327,18 @@ def test_an_aks_cluster_whose_token_is_renewed_mid_rollout_keeps_the_rollout_goi
         deadline = time.monotonic() + 20
         while not any(r["method"] == "PATCH" for r in standin.requests) and time.monotonic() < deadline:
             time.sleep(0.05)
-        identity.current = standin.token = "aad-token-2-" + "b" * 20  # the first one is refused now
+        renewed = "aad-token-2-" + "b" * 20
+
+        def api_server_takes_only(token: str) -> None:
+            standin.token = token
+
+        # The API server takes the new token, and refuses the first one, from the moment the
+        # identity hands it out. A real one takes both until the first expires; this stand-in
+        # takes one, and switching at any other moment would refuse a request sent in between.
+        identity.on_serve = api_server_takes_only
+        identity.current = renewed
+        while standin.token != renewed and time.monotonic() < deadline:
+            time.sleep(0.02)
         time.sleep(0.5)
         standin.sim.paused = False
 
