@@ -161,7 +161,7 @@ def test_api_errors_are_retried_then_the_release_goes_out(k8s_env, k8s_standin, 
     jobrunner.execute(run.pk)
     created.refresh_from_db()
     assert created.state == "succeeded", created.state_reason
-    patches = [r for r in k8s_standin.requests("PATCH") if r.get("status", 200) < 300]
+    patches = k8s_standin.succeeded("PATCH")
     assert len(patches) == 1
 
 
@@ -200,7 +200,7 @@ def test_a_killed_worker_is_replaced_without_deploying_twice(k8s_env, k8s_standi
     created.refresh_from_db()
     assert created.state == "succeeded", created.state_reason
     assert RolloutEvent.objects.filter(release=created, message__contains="resumed").exists()
-    patches = [r for r in k8s_standin.requests("PATCH") if r.get("status", 200) < 300]
+    patches = k8s_standin.succeeded("PATCH")
     assert len(patches) == 1
 
 

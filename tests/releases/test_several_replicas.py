@@ -30,7 +30,7 @@ from releases import scheduling, services
 from releases.models import Environment, Release, RolloutEvent, Schedule, ScheduleRun
 from tests.core.test_runstack import free_port
 from tests.releases.test_kubernetes_releases import image
-from tests.releases.test_worker_killed import FAST, successful_patches
+from tests.releases.test_worker_killed import FAST
 from tests.support.processes import Processes, kill_with_work_horse, wait_for
 
 pytestmark = [
@@ -155,16 +155,16 @@ def one_deployment_at_a_time(k8s_env, k8s_standin, churn_model, manager) -> None
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.finished_at <= second.started_at  # in the order queued, never overlapping
-    assert len(successful_patches(k8s_standin)) == 2
+    assert len(k8s_standin.succeeded("PATCH")) == 2
 
 
 def a_killed_deploy_worker_is_resumed_by_the_other_replica(
     stack, k8s_env, k8s_standin, churn_model, manager
 ) -> None:
     k8s_standin.srv.sim.paused = True
-    patches = len(successful_patches(k8s_standin))
+    patches = len(k8s_standin.succeeded("PATCH"))
     release = services.request_release(k8s_env, image=image(churn_model, "v4"), actor=manager)
-    wait_for(lambda: len(successful_patches(k8s_standin)) > patches, 30, "the deploy's patch")
+    wait_for(lambda: len(k8s_standin.succeeded("PATCH")) > patches, 30, "the deploy's patch")
     wait_for(lambda: RolloutEvent.objects.filter(release=release).exists(), 30, "recorded progress")
     holder = holder_of_lease(stack, release)
     killed_owner = Release.objects.get(pk=release.pk).lease_owner
@@ -177,7 +177,7 @@ def a_killed_deploy_worker_is_resumed_by_the_other_replica(
     assert resumed.message != f"resumed by worker {killed_owner}"
     (survivor,) = [w for w in stack.workers["deploys"] if w.poll() is None]  # the only one left to do it
     assert survivor is not holder
-    assert len(successful_patches(k8s_standin)) == patches + 1  # not deployed a second time
+    assert len(k8s_standin.succeeded("PATCH")) == patches + 1  # not deployed a second time
 
 
 def an_approval_through_one_web_replica_is_seen_on_the_other_at_once(

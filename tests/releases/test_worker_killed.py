@@ -22,10 +22,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 FAST = {"DEPLOY_LEASE_SECONDS": "5", "JOB_HEARTBEAT_SECONDS": "1", "JOB_LOST_AFTER": "4"}
 
 
-def successful_patches(k8s_standin) -> list[dict]:
-    return [r for r in k8s_standin.requests("PATCH") if r.get("status", 200) < 300]
-
-
 def test_a_killed_worker_is_replaced_by_another_that_resumes(
     k8s_env, manager, k8s_standin, churn_model, processes
 ):
@@ -34,7 +30,7 @@ def test_a_killed_worker_is_replaced_by_another_that_resumes(
     release = services.request_release(k8s_env, image=image(churn_model, "v2"), actor=manager)
     worker = processes.worker("deploys", **FAST)
     try:
-        wait_for(lambda: successful_patches(k8s_standin), 60, "the first worker's patch")
+        wait_for(lambda: k8s_standin.succeeded("PATCH"), 60, "the first worker's patch")
         wait_for(lambda: RolloutEvent.objects.filter(release=release).exists(), 30, "recorded progress")
     finally:
         kill_with_work_horse(worker)
@@ -51,7 +47,7 @@ def test_a_killed_worker_is_replaced_by_another_that_resumes(
     release.refresh_from_db()
     assert release.state == "succeeded", release.state_reason
     assert RolloutEvent.objects.filter(release=release, message__startswith="resumed by worker").exists()
-    assert len(successful_patches(k8s_standin)) == 1  # the new worker did not deploy again
+    assert len(k8s_standin.succeeded("PATCH")) == 1  # the new worker did not deploy again
 
 
 @pytest.mark.parametrize("replicas", [1, 2])
@@ -82,5 +78,5 @@ def test_a_retry_fires_on_time_when_the_worker_is_killed_and_restarted_at_once(
         60,  # the retry is due after 2 s; before, it waited for RQ's 10-minute maintenance
         f"the release to succeed\n{processes.log()}",
     )
-    assert len(successful_patches(k8s_standin)) == 1
+    assert len(k8s_standin.succeeded("PATCH")) == 1
     assert deploy_runs.get().attempts == 2
