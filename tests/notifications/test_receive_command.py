@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import http.client
 import os
+import queue
 import re
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -24,16 +28,30 @@ SECRET = "the-channel-secret-of-this-test"
 
 
 class Running:
+    """The command's output, read by a thread of its own: a receiver that prints nothing fails
+    the test after ``WAIT`` seconds instead of blocking it for good."""
+
+    WAIT = 30
+
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.process = process
-        first = process.stdout.readline() if process.stdout else ""
+        self.output: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        (first,) = self.lines(1)
         found = re.search(r"http://127\.0\.0\.1:(\d+)/", first)
         assert found, f"the receiver did not say where it listens: {first!r}"
         self.url = found.group(0)
 
-    def lines(self, count: int) -> list[str]:
+    def _read(self) -> None:
         assert self.process.stdout
-        return [self.process.stdout.readline().rstrip("\n") for _ in range(count)]
+        for line in self.process.stdout:
+            self.output.put(line.rstrip("\n"))
+
+    def lines(self, count: int) -> list[str]:
+        try:
+            return [self.output.get(timeout=self.WAIT) for _ in range(count)]
+        except queue.Empty:
+            raise AssertionError(f"the receiver printed nothing within {self.WAIT} s") from None
 
 
 @contextmanager
@@ -130,3 +148,28 @@ def test_without_a_secret_it_takes_anything_and_says_it_did_not_check(send):
         _, delivery = send(receiver.url, "any-secret-of-enough-length")
         assert (delivery.state, delivery.response_code) == ("succeeded", 204)
         assert receiver.lines(1)[0].endswith("not checked (no secret given)")
+
+
+def post_raw(url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, str]:
+    """A POST as given: no Content-Length unless ``headers`` has one, and ``body`` may be shorter."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        connection.putrequest("POST", "/")
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        answer = connection.getresponse()
+        return answer.status, answer.read().decode()
+    finally:
+        connection.close()
+
+
+def test_a_post_without_its_length_or_too_large_or_unsigned_is_refused_with_the_reason(running):
+    assert post_raw(running.url, None, {})[0] == 411
+    assert post_raw(running.url, None, {"Content-Length": str(2 * 1024 * 1024)})[0] == 413
+
+    status, text = post_raw(running.url, b"hello", {"Content-Length": "5", "X-Dashboard-Event": "test"})
+    assert (status, text) == (401, "refused: it is not signed")
+    head, body = running.lines(2)
+    assert head.endswith("test  delivery ?  it is not signed") and body.strip() == "not JSON (5 bytes)"
