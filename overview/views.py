@@ -63,12 +63,12 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         "seen": _seen(overview.version),
         "application": application,
     }
-    if not settings.OVERVIEW_CACHE_SECONDS:
-        return render(request, "overview/home.html", context)
 
     def render_page(extra: dict[str, Any]) -> HttpResponse:
         return render(request, "overview/home.html", context | extra)
 
+    if not settings.OVERVIEW_CACHE_SECONDS:
+        return render_page({})
     return pages.respond(request, overview, (application, overview.page_number), render_page)
 
 

@@ -87,7 +87,6 @@ class EnvironmentForm(forms.ModelForm):
 
     LOCAL_FIELDS = ("port",)
     KUBERNETES_FIELDS = ("cluster", "namespace", "deployment", "container")
-    PLAIN_FIELDS = ENVIRONMENT_FORM_FIELDS
 
     GROUPS = (
         ("Promotion", ("name", "order", "previous", "soak_minutes")),
@@ -203,7 +202,7 @@ class EnvironmentForm(forms.ModelForm):
             else self.KUBERNETES_FIELDS
         )
         config.update({name: data[name] for name in own if data[name] not in (None, "")})
-        fields = {name: data[name] for name in self.PLAIN_FIELDS}
+        fields = {name: data[name] for name in ENVIRONMENT_FORM_FIELDS}
         fields["target_config"] = config
         fields["previous"] = self._previous.get(data["previous"]) if data["previous"] else None
         return fields
