@@ -87,10 +87,8 @@ class Grids:
         version = cache.get(f"{key}:version")
         return version if isinstance(version, str) else None
 
-    def get(self, key: str) -> Overview | None:
-        version = self.version(key)
-        if version is None:
-            return None
+    def get(self, key: str, version: str) -> Overview | None:
+        """The grid of ``version`` (what :meth:`version` read): this process' copy, else Redis'."""
         copy = self._copies.get(key)
         if copy is not None and copy.version == version:
             return copy

@@ -48,9 +48,11 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     application = request.GET.get("application", "").replace("\x00", "")[:100]
     number = _page_number(request.GET.get("page"))
     seen = request.GET.get("seen")
-    if request.htmx and seen and seen == grids.version(grid_cache_key(application, number)):
+    key = grid_cache_key(application, number)
+    version = grids.version(key) if settings.OVERVIEW_CACHE_SECONDS else None  # read once a request
+    if request.htmx and seen and seen == version:
         return HttpResponse(status=204)  # as below, without reading the 150 KiB grid from Redis
-    overview = _overview(request, application, number)
+    overview = _overview(request, application, number, key, version)
     if request.htmx:
         if seen == overview.version:
             # The viewer's grid is current: no body, and htmx leaves the page (and screen
@@ -86,13 +88,12 @@ def _page_number(raw: str | None) -> int:
     return 1
 
 
-def _overview(request: HttpRequest, application: str, number: int) -> Overview:
+def _overview(request: HttpRequest, application: str, number: int, key: str, version: str | None) -> Overview:
     """The grid's cells and counts, made at most once per ``OVERVIEW_CACHE_SECONDS`` for all
     replicas and viewers: many people polling every 5 s cost one render, and a page view costs
     a cache read instead of the queries and templates behind 200 cells."""
     seconds = settings.OVERVIEW_CACHE_SECONDS
-    key = grid_cache_key(application, number)
-    cached = grids.get(key) if seconds else None
+    cached = grids.get(key, version) if version else None
     if cached is not None:
         return cached
     applications = Application.objects.order_by("name").only("name")
